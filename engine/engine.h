@@ -1,0 +1,366 @@
+/*
+ * zoo engine: tensors, a Keras-style functional graph, layers, and CPU
+ * inference. This header is the engine's only public door; it is installed
+ * as <zoo/engine.h> and pulled in by the umbrella <zoo/zoo.h>.
+ *
+ * Conventions
+ *  - Tensors are float32, NHWC (channels_last), C order.
+ *  - Shapes include the batch axis first; -1 means "unknown" (Keras None).
+ *  - Every function that can fail returns a zoo_status or NULL and leaves a
+ *    message in zoo_last_error() (thread-local). The library never prints,
+ *    exits or aborts on bad input.
+ *  - Graph-building calls accept NULL arguments and return NULL without
+ *    overwriting the first error, so a chain of calls can be checked once at
+ *    the end:  x = zoo_apply(zoo_conv2d(g, &cfg), x);  ...  if (!x) fail.
+ *
+ * Ownership
+ *  - A zoo_graph owns every layer and symbolic tensor created on it. Models
+ *    keep their graph alive (reference counted): release the graph with
+ *    zoo_graph_release() once its models exist, then free each model.
+ *  - zoo_tensor values are owned by whoever created them, except the
+ *    outputs of zoo_model_predict(), which the caller owns and frees.
+ *  - Strings returned by the engine live as long as the object they name.
+ */
+#ifndef ZOO_ENGINE_H
+#define ZOO_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZOO_MAX_RANK 6
+
+/* ------------------------------------------------------------------ */
+/* Status and errors                                                   */
+/* ------------------------------------------------------------------ */
+
+/* One list yields the enum and zoo_status_name(), so they never drift. */
+#define ZOO_STATUS_LIST(X)                                                 \
+    X(ZOO_OK, "ok")                                                        \
+    X(ZOO_ERR_ARGUMENT, "invalid argument")                                \
+    X(ZOO_ERR_SHAPE, "shape mismatch")                                     \
+    X(ZOO_ERR_MEMORY, "out of memory")                                     \
+    X(ZOO_ERR_IO, "input/output error")                                    \
+    X(ZOO_ERR_FORMAT, "bad file format")                                   \
+    X(ZOO_ERR_NOT_FOUND, "not found")                                      \
+    X(ZOO_ERR_UNSUPPORTED, "unsupported")                                  \
+    X(ZOO_ERR_NETWORK, "network error")                                    \
+    X(ZOO_ERR_INTERNAL, "internal error")
+
+typedef enum {
+#define ZOO_STATUS_ENUM(code, text) code,
+    ZOO_STATUS_LIST(ZOO_STATUS_ENUM)
+#undef ZOO_STATUS_ENUM
+} zoo_status;
+
+/* Short fixed description of a status ("shape mismatch"). */
+const char *zoo_status_name(zoo_status status);
+
+/* The message of the last failure on this thread ("" if none). */
+const char *zoo_last_error(void);
+zoo_status zoo_last_status(void);
+void zoo_clear_error(void);
+
+/* Record a failure (for zoo's own modules and for extensions); returns
+ * `status` so callers can write `return zoo_error(...)`. */
+zoo_status zoo_error(zoo_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Concrete tensors                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct zoo_tensor zoo_tensor;
+
+/* Zero-filled tensor; every dim must be >= 1. */
+zoo_tensor *zoo_tensor_new(int rank, const int *shape);
+/* Tensor holding a copy of `data` (size = product of shape). */
+zoo_tensor *zoo_tensor_from(int rank, const int *shape, const float *data);
+zoo_tensor *zoo_tensor_clone(const zoo_tensor *t);
+void zoo_tensor_free(zoo_tensor *t);
+
+int zoo_tensor_rank(const zoo_tensor *t);
+const int *zoo_tensor_shape(const zoo_tensor *t);
+size_t zoo_tensor_size(const zoo_tensor *t);
+float *zoo_tensor_data(zoo_tensor *t);
+const float *zoo_tensor_cdata(const zoo_tensor *t);
+
+/* Formats a shape as Keras prints it: "(None, 7, 7, 512)". Returns buf. */
+char *zoo_shape_format(int rank, const int *shape, char *buf, size_t size);
+
+/* NumPy .npy files (format versions 1-3): little-endian float32, C order.
+ * Anything else (other dtypes, Fortran order, truncation) is a clear
+ * error. Saving writes a temporary file beside `path`, then renames it, so
+ * a failed save never leaves a partial file under `path`. */
+zoo_tensor *zoo_npy_load(const char *path);
+zoo_status zoo_npy_save(const char *path, const zoo_tensor *t);
+
+/* ------------------------------------------------------------------ */
+/* Graphs, layers and symbolic tensors (the functional API)            */
+/* ------------------------------------------------------------------ */
+
+typedef struct zoo_graph zoo_graph;
+typedef struct zoo_layer zoo_layer;
+typedef struct zoo_sym zoo_sym; /* a symbolic tensor (Keras's KerasTensor) */
+typedef struct zoo_model zoo_model;
+
+/* `seed` drives weight initialisation of the layers built on this graph. */
+zoo_graph *zoo_graph_new(unsigned long long seed);
+void zoo_graph_release(zoo_graph *g);
+
+/* Keras's Input(shape=..., name=...): `shape` excludes the batch axis;
+ * -1 marks an unknown spatial size. The last axis must be known. */
+zoo_sym *zoo_input(zoo_graph *g, int rank, const int *shape, const char *name);
+
+/* Calls a layer on one tensor (Keras: layer(x)). Calling the same layer
+ * again on other tensors shares its weights. */
+zoo_sym *zoo_apply(zoo_layer *layer, zoo_sym *x);
+/* Calls a layer on several tensors, in order (Add, Concatenate, ...). */
+zoo_sym *zoo_apply_n(zoo_layer *layer, zoo_sym *const *xs, int n);
+
+int zoo_sym_rank(const zoo_sym *x);
+const int *zoo_sym_shape(const zoo_sym *x); /* batch axis first, -1 = None */
+zoo_layer *zoo_sym_layer(const zoo_sym *x);
+
+typedef enum {
+    ZOO_PAD_VALID = 0,
+    ZOO_PAD_SAME, /* TensorFlow's rule: the odd pixel goes bottom/right */
+} zoo_padding;
+
+typedef enum {
+    ZOO_ACT_LINEAR = 0,
+    ZOO_ACT_RELU,
+    ZOO_ACT_RELU6,
+    ZOO_ACT_SIGMOID,
+    ZOO_ACT_TANH,
+    ZOO_ACT_SOFTMAX, /* over the last axis */
+    ZOO_ACT_SWISH,
+    ZOO_ACT_HARD_SIGMOID, /* Keras 3: relu6(x + 3) / 6 */
+} zoo_activation;
+
+/* Keras activation name ("relu", "softmax", "linear", ...) -> enum; -1 if
+ * unknown. */
+int zoo_activation_parse(const char *name);
+const char *zoo_activation_name(zoo_activation act);
+
+/*
+ * Layer configurations. Zero-initialised fields mean Keras's defaults, so
+ * designated initialisers read like the Keras call:
+ *   zoo_conv2d(g, &(zoo_conv2d_cfg){.filters = 64, .kernel = {3, 3},
+ *              .padding = ZOO_PAD_SAME, .activation = ZOO_ACT_RELU,
+ *              .name = "block1_conv1"})
+ * A NULL or empty name gets Keras's automatic one ("conv2d", "conv2d_1"...).
+ * Pairs are (rows, cols); a zero stride or dilation means 1.
+ */
+typedef struct {
+    const char *name;
+    int filters;
+    int kernel[2];
+    int strides[2];
+    int dilation[2];
+    zoo_padding padding;
+    zoo_activation activation;
+    bool no_bias; /* Keras use_bias=False */
+} zoo_conv2d_cfg;
+
+typedef struct {
+    const char *name;
+    int kernel[2];
+    int strides[2];
+    int dilation[2];
+    int depth_multiplier; /* 0 means 1 */
+    zoo_padding padding;
+    zoo_activation activation;
+    bool no_bias;
+} zoo_depthwise_conv2d_cfg;
+
+typedef struct {
+    const char *name;
+    int filters;
+    int kernel[2];
+    int strides[2];
+    int dilation[2];
+    int depth_multiplier;
+    zoo_padding padding;
+    zoo_activation activation;
+    bool no_bias;
+} zoo_separable_conv2d_cfg;
+
+typedef struct {
+    const char *name;
+    int units;
+    zoo_activation activation;
+    bool no_bias;
+} zoo_dense_cfg;
+
+typedef struct {
+    const char *name;
+    float epsilon;  /* 0 means Keras's 1e-3 */
+    float momentum; /* 0 means Keras's 0.99 (used by training) */
+    bool no_scale;  /* Keras scale=False: no gamma */
+    bool no_center; /* Keras center=False: no beta */
+} zoo_batch_norm_cfg;
+
+typedef struct {
+    const char *name;
+    zoo_activation activation;
+} zoo_activation_cfg;
+
+typedef struct {
+    const char *name;
+    float max_value;      /* <= 0 means no ceiling (Keras max_value=None) */
+    float negative_slope; /* slope below threshold */
+    float threshold;
+} zoo_relu_cfg;
+
+typedef struct {
+    const char *name;
+    int pool[2];    /* 0 means 2 */
+    int strides[2]; /* 0 means the pool size (Keras strides=None) */
+    zoo_padding padding;
+} zoo_pool2d_cfg;
+
+typedef struct {
+    const char *name;
+    bool keepdims;
+} zoo_global_pool2d_cfg;
+
+typedef struct {
+    const char *name;
+    int pad[4]; /* top, bottom, left, right; all zero means Keras's 1 each */
+} zoo_padding2d_cfg;
+
+typedef struct {
+    const char *name;
+    int crop[4]; /* top, bottom, left, right */
+} zoo_cropping2d_cfg;
+
+typedef struct {
+    const char *name;
+    int rank;                  /* target rank, batch axis excluded */
+    int shape[ZOO_MAX_RANK - 1]; /* one entry may be -1 (inferred) */
+} zoo_reshape_cfg;
+
+typedef struct {
+    const char *name;
+    int axis; /* 0 means -1 (last); negative counts from the end */
+} zoo_concat_cfg;
+
+typedef struct {
+    const char *name;
+    float rate;
+    unsigned long long seed;
+} zoo_dropout_cfg;
+
+typedef struct {
+    const char *name;
+    float scale; /* out = inputs[0] + scale * inputs[1] */
+} zoo_scaled_sum_cfg;
+
+/* Only `name` is read: for layers configured by nothing else. */
+typedef struct {
+    const char *name;
+} zoo_named_cfg;
+
+/* Layer constructors. Each returns a layer owned by `g`, or NULL. `cfg`
+ * may be NULL where every field has a default. */
+zoo_layer *zoo_conv2d(zoo_graph *g, const zoo_conv2d_cfg *cfg);
+zoo_layer *zoo_depthwise_conv2d(zoo_graph *g, const zoo_depthwise_conv2d_cfg *cfg);
+zoo_layer *zoo_separable_conv2d(zoo_graph *g, const zoo_separable_conv2d_cfg *cfg);
+zoo_layer *zoo_dense(zoo_graph *g, const zoo_dense_cfg *cfg);
+zoo_layer *zoo_batch_norm(zoo_graph *g, const zoo_batch_norm_cfg *cfg);
+zoo_layer *zoo_activation_layer(zoo_graph *g, const zoo_activation_cfg *cfg);
+zoo_layer *zoo_relu(zoo_graph *g, const zoo_relu_cfg *cfg);
+zoo_layer *zoo_max_pool2d(zoo_graph *g, const zoo_pool2d_cfg *cfg);
+zoo_layer *zoo_avg_pool2d(zoo_graph *g, const zoo_pool2d_cfg *cfg);
+zoo_layer *zoo_global_avg_pool2d(zoo_graph *g, const zoo_global_pool2d_cfg *cfg);
+zoo_layer *zoo_global_max_pool2d(zoo_graph *g, const zoo_global_pool2d_cfg *cfg);
+zoo_layer *zoo_zero_padding2d(zoo_graph *g, const zoo_padding2d_cfg *cfg);
+zoo_layer *zoo_cropping2d(zoo_graph *g, const zoo_cropping2d_cfg *cfg);
+zoo_layer *zoo_flatten(zoo_graph *g, const zoo_named_cfg *cfg);
+zoo_layer *zoo_reshape(zoo_graph *g, const zoo_reshape_cfg *cfg);
+zoo_layer *zoo_dropout(zoo_graph *g, const zoo_dropout_cfg *cfg);
+zoo_layer *zoo_add(zoo_graph *g, const zoo_named_cfg *cfg);
+zoo_layer *zoo_multiply(zoo_graph *g, const zoo_named_cfg *cfg);
+zoo_layer *zoo_concatenate(zoo_graph *g, const zoo_concat_cfg *cfg);
+zoo_layer *zoo_scaled_sum(zoo_graph *g, const zoo_scaled_sum_cfg *cfg);
+
+/* Layer introspection. */
+const char *zoo_layer_name(const zoo_layer *l);
+const char *zoo_layer_class(const zoo_layer *l); /* Keras class: "Conv2D" */
+bool zoo_layer_trainable(const zoo_layer *l);
+void zoo_layer_set_trainable(zoo_layer *l, bool trainable);
+/* Weights, in Keras's legacy order (trainable then non-trainable, as
+ * created): Conv2D kernel, bias; BN gamma, beta, moving_mean,
+ * moving_variance. They exist once the layer has been called. */
+int zoo_layer_weight_count(const zoo_layer *l);
+zoo_tensor *zoo_layer_weight(zoo_layer *l, int i);
+const char *zoo_layer_weight_name(const zoo_layer *l, int i); /* "kernel" */
+bool zoo_layer_weight_trainable(const zoo_layer *l, int i);
+size_t zoo_layer_param_count(const zoo_layer *l);
+/* Output of the layer's i-th call (Keras layer.output is call 0). */
+zoo_sym *zoo_layer_output(const zoo_layer *l, int call);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A Functional model from inputs to outputs (Keras Model(inputs,
+ * outputs)). Any symbolic tensors of the graph will do, so a sub-model
+ * cut at an inner layer (feature extraction) shares the weights. */
+zoo_model *zoo_model_new(zoo_sym *const *inputs, int n_inputs,
+                         zoo_sym *const *outputs, int n_outputs,
+                         const char *name);
+/* Sequential sugar: an input of `shape` (batch excluded) through `layers`
+ * in order. As in Keras, its layer list omits the InputLayer. */
+zoo_model *zoo_sequential(zoo_graph *g, int rank, const int *shape,
+                          zoo_layer *const *layers, int n_layers,
+                          const char *name);
+void zoo_model_free(zoo_model *m);
+
+const char *zoo_model_name(const zoo_model *m);
+zoo_graph *zoo_model_graph(const zoo_model *m);
+/* model.layers, in Keras's order for Functional models (which is the
+ * order Keras pairs layers with an .h5 file's weights). */
+int zoo_model_layer_count(const zoo_model *m);
+zoo_layer *zoo_model_layer(const zoo_model *m, int i);
+zoo_layer *zoo_model_get_layer(const zoo_model *m, const char *name);
+int zoo_model_input_count(const zoo_model *m);
+zoo_sym *zoo_model_input(const zoo_model *m, int i);
+int zoo_model_output_count(const zoo_model *m);
+zoo_sym *zoo_model_output(const zoo_model *m, int i);
+
+/* Parameter counts over model.layers (each shared layer counted once). */
+size_t zoo_model_param_count(const zoo_model *m);
+size_t zoo_model_trainable_param_count(const zoo_model *m);
+
+/* Keras-style table: Layer (type), Output Shape, Param #, Connected to,
+ * then Total / Trainable / Non-trainable params. */
+zoo_status zoo_model_summary(const zoo_model *m, FILE *out);
+
+typedef struct {
+    int threads;    /* 0: $ZOO_NUM_THREADS, else the number of cores */
+    int batch_size; /* 0: whole input at once */
+} zoo_predict_opts;
+
+/* Runs the model forward (inference mode). `inputs` are NHWC tensors whose
+ * shapes match the model's inputs except for unknown (-1) axes; the batch
+ * axis is free. On success `outputs[i]` receive new tensors the caller
+ * frees. On failure no output is returned. */
+zoo_status zoo_model_predict(zoo_model *m, zoo_tensor *const *inputs,
+                             int n_inputs, zoo_tensor **outputs,
+                             int n_outputs, const zoo_predict_opts *opts);
+
+/* Threads used when opts->threads is 0: $ZOO_NUM_THREADS if set and valid,
+ * else the number of online cores. */
+int zoo_default_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZOO_ENGINE_H */

@@ -1,0 +1,115 @@
+/*
+ * Engine-private: the layer interface. Each layer family (one file under
+ * engine/layers/) fills a zoo_layer_kind vtable and exposes its public
+ * constructors from engine.h. Nothing outside engine/ includes this file.
+ *
+ * A layer's life: constructor (config checked, copied) -> first call on
+ * symbolic inputs: `build` creates weights from the input shapes -> every
+ * call: `infer` gives the output shape (unknown dims are -1) -> at run
+ * time: `infer` again on concrete shapes, then `forward`.
+ *
+ * Later work hooks in here without changing the families' existing code:
+ * `backward` (training), a backend-specific forward (CUDA), and plan-time
+ * rewrites that read `cfg` (BN folding, activation fusion).
+ */
+#ifndef ZOO_ENGINE_LAYER_H
+#define ZOO_ENGINE_LAYER_H
+
+#include "engine.h"
+
+#include <stdint.h>
+
+typedef struct {
+    int rank;
+    int dim[ZOO_MAX_RANK]; /* dim[0] is the batch; -1 = unknown */
+} zoo_shape;
+
+/* Execution context handed to forward passes. */
+typedef struct {
+    int threads;
+} zoo_exec;
+
+typedef struct {
+    char *name;        /* "kernel", "bias", "gamma", ... */
+    zoo_tensor *value; /* owned */
+    bool trainable;    /* false for BN moving statistics */
+} zoo_weight;
+
+typedef struct zoo_layer_kind {
+    const char *class_name;  /* Keras class name: "Conv2D" */
+    const char *auto_prefix; /* Keras auto-name stem: "conv2d" */
+    int min_inputs;
+    int max_inputs;          /* -1: no limit */
+    /* Create weights from the first call's input shapes (NULL: none). */
+    zoo_status (*build)(zoo_layer *l, const zoo_shape *in, int n_in);
+    /* Output shape for input shapes; any dim may be -1 at graph-building
+     * time. Must report a clear error for incompatible shapes. */
+    zoo_status (*infer)(const zoo_layer *l, const zoo_shape *in, int n_in,
+                        zoo_shape *out);
+    /* Inference forward: inputs and output are allocated with concrete
+     * shapes from `infer`; out is zero-filled. */
+    zoo_status (*forward)(const zoo_layer *l, const zoo_tensor *const *in,
+                          int n_in, zoo_tensor *out, const zoo_exec *ex);
+    /* Frees anything the family allocated beyond cfg (NULL: nothing). */
+    void (*destroy)(zoo_layer *l);
+} zoo_layer_kind;
+
+struct zoo_layer {
+    const zoo_layer_kind *kind;
+    zoo_graph *graph;
+    char *name;
+    void *cfg;          /* the family's config copy (owned) */
+    zoo_weight *weights;
+    int n_weights;
+    bool trainable;
+    bool built;
+    zoo_sym **calls;    /* output of each call (Keras inbound nodes) */
+    int n_calls;
+    int index;          /* creation order on the graph */
+};
+
+/* Registers a new layer on `g` with a copy of `cfg` (`cfg_size` bytes) and
+ * the given (or automatic) name. Returns NULL on failure. */
+zoo_layer *zoo_layer_create(zoo_graph *g, const zoo_layer_kind *kind,
+                            const void *cfg, size_t cfg_size,
+                            const char *name);
+
+/* Adds a weight to `l` during build, filled by the graph's initialiser:
+ * ZOO_INIT_GLOROT uses fan_in / fan_out. Returns its tensor or NULL. */
+typedef enum {
+    ZOO_INIT_ZEROS,
+    ZOO_INIT_ONES,
+    ZOO_INIT_GLOROT_UNIFORM,
+} zoo_init;
+zoo_tensor *zoo_layer_add_weight(zoo_layer *l, const char *name, int rank,
+                                 const int *shape, zoo_init init,
+                                 int fan_in, int fan_out, bool trainable);
+
+/* Finds a weight by name (NULL if the layer has none of that name). */
+const zoo_tensor *zoo_layer_find_weight(const zoo_layer *l, const char *name);
+
+/* Shapes. */
+static inline int64_t zoo_shape_size(const zoo_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->dim[i];
+    return n;
+}
+char *zoo_shape_str(const zoo_shape *s, char *buf, size_t size);
+zoo_shape zoo_tensor_zshape(const zoo_tensor *t);
+
+/* Output size of a window along one axis under Keras's padding rules, and
+ * the leading (top/left) padding for 'same'. Unknown (-1) stays -1. */
+int zoo_conv_out_size(int in, int k, int stride, int dilation,
+                      zoo_padding pad);
+int zoo_same_pad_before(int in, int k, int stride, int dilation);
+
+/* Elementwise activation in place over n floats; softmax works on rows of
+ * `row` floats. */
+void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row);
+
+/* Default (1) for a zero stride/dilation/pool field. */
+static inline int zoo_or(int v, int dflt) { return v ? v : dflt; }
+
+#endif /* ZOO_ENGINE_LAYER_H */
