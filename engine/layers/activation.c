@@ -1,0 +1,285 @@
+/* Activation functions (zoo_activation_apply, the name table) and the
+ * Activation and ReLU layers. */
+#include "engine/layer.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const act_names[] = {
+    [ZOO_ACT_LINEAR] = "linear",
+    [ZOO_ACT_RELU] = "relu",
+    [ZOO_ACT_RELU6] = "relu6",
+    [ZOO_ACT_SIGMOID] = "sigmoid",
+    [ZOO_ACT_TANH] = "tanh",
+    [ZOO_ACT_SOFTMAX] = "softmax",
+    [ZOO_ACT_SWISH] = "swish",
+    [ZOO_ACT_HARD_SIGMOID] = "hard_sigmoid",
+};
+#define N_ACTS ((int)(sizeof act_names / sizeof act_names[0]))
+
+static bool act_valid(zoo_activation act)
+{
+    return (int)act >= 0 && (int)act < N_ACTS;
+}
+
+int zoo_activation_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i < N_ACTS; i++)
+        if (strcmp(name, act_names[i]) == 0)
+            return i;
+    /* Keras 3 registers swish under both names. */
+    if (strcmp(name, "silu") == 0)
+        return ZOO_ACT_SWISH;
+    return -1;
+}
+
+const char *zoo_activation_name(zoo_activation act)
+{
+    return act_valid(act) ? act_names[act] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Arithmetic                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Never evaluates exp of a large positive number, so no inf/inf. */
+static inline float sigmoidf(float x)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static void softmax_row(float *x, size_t n)
+{
+    float mx = x[0];
+    for (size_t i = 1; i < n; i++)
+        if (x[i] > mx)
+            mx = x[i];
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        x[i] /= sum;
+}
+
+void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row)
+{
+    switch (act) {
+    case ZOO_ACT_LINEAR:
+        break;
+    case ZOO_ACT_RELU:
+        /* `x < 0` rather than fmaxf so a NaN propagates as in TF. */
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] < 0.0f ? 0.0f : x[i];
+        break;
+    case ZOO_ACT_RELU6:
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] < 0.0f ? 0.0f : x[i];
+            x[i] = v > 6.0f ? 6.0f : v;
+        }
+        break;
+    case ZOO_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            x[i] = sigmoidf(x[i]);
+        break;
+    case ZOO_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            x[i] = tanhf(x[i]);
+        break;
+    case ZOO_ACT_SOFTMAX: {
+        /* row <= 0: the whole buffer is one row. A short tail (n not a
+         * multiple of row) is normalised on its own. */
+        size_t r = row > 0 ? (size_t)row : n;
+        for (size_t off = 0; off < n; off += r)
+            softmax_row(x + off, n - off < r ? n - off : r);
+        break;
+    }
+    case ZOO_ACT_SWISH:
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] * sigmoidf(x[i]);
+        break;
+    case ZOO_ACT_HARD_SIGMOID:
+        /* Keras 3: relu6(x + 3) / 6 (Keras 2 used 0.2x + 0.5). */
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] + 3.0f;
+            v = v < 0.0f ? 0.0f : v;
+            x[i] = (v > 6.0f ? 6.0f : v) / 6.0f;
+        }
+        break;
+    }
+}
+
+static int exec_threads(const zoo_exec *ex)
+{
+    return ex && ex->threads > 0 ? ex->threads : 1;
+}
+
+/* Copies in -> out, then applies `act` in parallel chunks; softmax chunks
+ * hold whole rows. */
+static void apply_parallel(zoo_activation act, const zoo_tensor *in,
+                           zoo_tensor *out, int row, const zoo_exec *ex)
+{
+    const float *src = zoo_tensor_cdata(in);
+    float *dst = zoo_tensor_data(out);
+    int64_t n = (int64_t)zoo_tensor_size(out);
+    int64_t chunk = 16384;
+    if (act == ZOO_ACT_SOFTMAX && row > 0)
+        chunk = (chunk > row ? chunk / row : 1) * (int64_t)row;
+    int64_t n_chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) num_threads(exec_threads(ex)) \
+    if (n_chunks > 1)
+    for (int64_t k = 0; k < n_chunks; k++) {
+        int64_t off = k * chunk;
+        int64_t len = n - off < chunk ? n - off : chunk;
+        memcpy(dst + off, src + off, (size_t)len * sizeof(float));
+        zoo_activation_apply(act, dst + off, (size_t)len, row);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Activation layer                                                    */
+/* ------------------------------------------------------------------ */
+
+static zoo_status activation_infer(const zoo_layer *l, const zoo_shape *in,
+                                   int n_in, zoo_shape *out)
+{
+    (void)l;
+    (void)n_in;
+    *out = in[0];
+    return ZOO_OK;
+}
+
+static zoo_status activation_forward(const zoo_layer *l,
+                                     const zoo_tensor *const *in, int n_in,
+                                     zoo_tensor *out, const zoo_exec *ex)
+{
+    (void)n_in;
+    const zoo_activation_cfg *c = l->cfg;
+    int rank = zoo_tensor_rank(out);
+    int row = zoo_tensor_shape(out)[rank - 1]; /* softmax: last axis */
+    apply_parallel(c->activation, in[0], out, row, ex);
+    return ZOO_OK;
+}
+
+static const zoo_layer_kind activation_kind = {
+    .class_name = "Activation",
+    .auto_prefix = "activation",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = activation_infer,
+    .forward = activation_forward,
+};
+
+zoo_layer *zoo_activation_layer(zoo_graph *g, const zoo_activation_cfg *cfg)
+{
+    zoo_activation_cfg c = cfg ? *cfg : (zoo_activation_cfg){0};
+    /* With no graph, leave the first error alone (see engine.h). */
+    if (g && !act_valid(c.activation)) {
+        zoo_error(ZOO_ERR_ARGUMENT, "Activation%s%s: unknown activation %d",
+                  c.name ? " " : "", c.name ? c.name : "",
+                  (int)c.activation);
+        return NULL;
+    }
+    return zoo_layer_create(g, &activation_kind, &c, sizeof c, c.name);
+}
+
+/* ------------------------------------------------------------------ */
+/* ReLU layer                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Keras 3's ReLU.static_call, step for step (its edge cases differ from
+ * the docstring at x == threshold and for negative thresholds):
+ *   pos = threshold ? x * (x > threshold) : max(x, 0), clipped to
+ *         [0, max_value] when there is a ceiling;
+ *   out = pos - negative_slope * max(threshold - x, 0)                 */
+static void relu_general(float *x, int64_t n, float max_value,
+                         float slope, float threshold)
+{
+    bool clip = max_value > 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float pos = threshold != 0.0f ? (v > threshold ? v : 0.0f) : fmaxf(v, 0.0f);
+        if (clip)
+            pos = fminf(fmaxf(pos, 0.0f), max_value);
+        x[i] = pos - slope * fmaxf(threshold - v, 0.0f);
+    }
+}
+
+static zoo_status relu_forward(const zoo_layer *l, const zoo_tensor *const *in,
+                               int n_in, zoo_tensor *out, const zoo_exec *ex)
+{
+    (void)n_in;
+    const zoo_relu_cfg *c = l->cfg;
+    bool plain = c->negative_slope == 0.0f && c->threshold == 0.0f;
+    /* The common cases (ReLU(), ReLU(6.)) use the shared kernels. */
+    if (plain && c->max_value <= 0.0f) {
+        apply_parallel(ZOO_ACT_RELU, in[0], out, 0, ex);
+        return ZOO_OK;
+    }
+    if (plain && c->max_value == 6.0f) {
+        apply_parallel(ZOO_ACT_RELU6, in[0], out, 0, ex);
+        return ZOO_OK;
+    }
+    const float *src = zoo_tensor_cdata(in[0]);
+    float *dst = zoo_tensor_data(out);
+    int64_t n = (int64_t)zoo_tensor_size(out);
+    const int64_t chunk = 16384;
+    int64_t n_chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) num_threads(exec_threads(ex)) \
+    if (n_chunks > 1)
+    for (int64_t k = 0; k < n_chunks; k++) {
+        int64_t off = k * chunk;
+        int64_t len = n - off < chunk ? n - off : chunk;
+        memcpy(dst + off, src + off, (size_t)len * sizeof(float));
+        relu_general(dst + off, len, c->max_value, c->negative_slope,
+                     c->threshold);
+    }
+    return ZOO_OK;
+}
+
+static const zoo_layer_kind relu_kind = {
+    .class_name = "ReLU",
+    .auto_prefix = "re_lu",
+    .min_inputs = 1,
+    .max_inputs = 1,
+    .infer = activation_infer,
+    .forward = relu_forward,
+};
+
+zoo_layer *zoo_relu(zoo_graph *g, const zoo_relu_cfg *cfg)
+{
+    zoo_relu_cfg c = cfg ? *cfg : (zoo_relu_cfg){0};
+    const char *sp = c.name ? " " : "", *nm = c.name ? c.name : "";
+    if (g) {
+        /* Keras rejects a negative slope; NaNs would poison every output. */
+        if (!(c.negative_slope >= 0.0f) || !isfinite(c.negative_slope)) {
+            zoo_error(ZOO_ERR_ARGUMENT,
+                      "ReLU%s%s: negative_slope %g must be a finite value "
+                      ">= 0", sp, nm, (double)c.negative_slope);
+            return NULL;
+        }
+        if (!isfinite(c.threshold)) {
+            zoo_error(ZOO_ERR_ARGUMENT, "ReLU%s%s: threshold %g is not finite",
+                      sp, nm, (double)c.threshold);
+            return NULL;
+        }
+        if (isnan(c.max_value)) {
+            zoo_error(ZOO_ERR_ARGUMENT, "ReLU%s%s: max_value is NaN", sp, nm);
+            return NULL;
+        }
+        /* One spelling of "no ceiling", so later readers test one value. */
+        if (c.max_value < 0.0f)
+            c.max_value = 0.0f;
+    }
+    return zoo_layer_create(g, &relu_kind, &c, sizeof c, c.name);
+}
