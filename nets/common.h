@@ -1,0 +1,20 @@
+/* nets-private: what every architecture file needs. */
+#ifndef ZOO_NETS_COMMON_H
+#define ZOO_NETS_COMMON_H
+
+#include "nets/nets.h"
+
+/* Resolves the input shape as Keras's obtain_input_shape does: the default
+ * size with the top, any size >= min_size without it. Fills shape[3]. */
+zoo_status zoo_net_input_shape(const zoo_net_opts *o, int default_size,
+                               int min_size, int shape[3]);
+
+/* The top of most applications: GAP + Dense "predictions" with the top,
+ * else the optional pooling. avg/max names are Keras's per model. */
+zoo_sym *zoo_net_head(zoo_graph *g, zoo_sym *x, const zoo_net_opts *o,
+                      const char *avg_name, const char *max_name);
+
+/* Wraps up: model from input to x, graph released to the model. */
+zoo_model *zoo_net_finish(zoo_graph *g, zoo_sym *in, zoo_sym *x, const char *name);
+
+#endif
