@@ -11,7 +11,7 @@
  * 3. Layers sorted by decreasing depth, ties by discovery index.
  */
 #define _GNU_SOURCE /* qsort_r */
-#include "engine/model.h"
+#include "engine/keras_order.h"
 
 #include <stdlib.h>
 #include <string.h>

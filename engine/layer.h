@@ -109,6 +109,16 @@ int zoo_same_pad_before(int in, int k, int stride, int dilation);
  * `row` floats. */
 void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row);
 
+/* Threads a forward pass may use (at least 1). */
+static inline int zoo_exec_threads(const zoo_exec *ex)
+{
+    return ex && ex->threads > 0 ? ex->threads : 1;
+}
+
+/* ZOO_OK if `s` is 4-D (batch, rows, cols, channels), else an error naming
+ * the layer and the shape it got. */
+zoo_status zoo_expect_rank4(const zoo_layer *l, const zoo_shape *s);
+
 /* Default (1) for a zero stride/dilation/pool field. */
 static inline int zoo_or(int v, int dflt) { return v ? v : dflt; }
 

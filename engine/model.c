@@ -1,5 +1,6 @@
 /* Models: Functional (inputs -> outputs) and Sequential over a graph. */
 #include "engine/model.h"
+#include "engine/keras_order.h"
 
 #include <stdlib.h>
 #include <string.h>

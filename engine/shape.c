@@ -58,3 +58,13 @@ zoo_shape zoo_tensor_zshape(const zoo_tensor *t)
         s.dim[i] = t->shape[i];
     return s;
 }
+
+zoo_status zoo_expect_rank4(const zoo_layer *l, const zoo_shape *s)
+{
+    if (s->rank == 4)
+        return ZOO_OK;
+    char buf[128];
+    return zoo_error(ZOO_ERR_SHAPE,
+                     "%s %s: expected a 4-D input (batch, rows, cols, channels), got %s",
+                     l->kind->class_name, l->name, zoo_shape_str(s, buf, sizeof buf));
+}

@@ -119,11 +119,6 @@ void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row)
     }
 }
 
-static int exec_threads(const zoo_exec *ex)
-{
-    return ex && ex->threads > 0 ? ex->threads : 1;
-}
-
 /* Copies in -> out, then applies `act` in parallel chunks; softmax chunks
  * hold whole rows. */
 static void apply_parallel(zoo_activation act, const zoo_tensor *in,
@@ -136,7 +131,7 @@ static void apply_parallel(zoo_activation act, const zoo_tensor *in,
     if (act == ZOO_ACT_SOFTMAX && row > 0)
         chunk = (chunk > row ? chunk / row : 1) * (int64_t)row;
     int64_t n_chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) num_threads(exec_threads(ex)) \
+#pragma omp parallel for schedule(static) num_threads(zoo_exec_threads(ex)) \
     if (n_chunks > 1)
     for (int64_t k = 0; k < n_chunks; k++) {
         int64_t off = k * chunk;
@@ -235,7 +230,7 @@ static zoo_status relu_forward(const zoo_layer *l, const zoo_tensor *const *in,
     int64_t n = (int64_t)zoo_tensor_size(out);
     const int64_t chunk = 16384;
     int64_t n_chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) num_threads(exec_threads(ex)) \
+#pragma omp parallel for schedule(static) num_threads(zoo_exec_threads(ex)) \
     if (n_chunks > 1)
     for (int64_t k = 0; k < n_chunks; k++) {
         int64_t off = k * chunk;

@@ -198,11 +198,6 @@ static zoo_status unbuilt(const zoo_layer *l)
                      l->kind->class_name, l->name);
 }
 
-static int exec_threads(const zoo_exec *ex)
-{
-    return ex && ex->threads > 0 ? ex->threads : 1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Conv2D                                                              */
 /* ------------------------------------------------------------------ */
@@ -252,7 +247,7 @@ static zoo_status conv2d_forward(const zoo_layer *l,
     zoo_status st = zoo_cpu_conv2d(&g, zoo_tensor_cdata(in[0]),
                                    zoo_tensor_cdata(k), c->filters,
                                    b ? zoo_tensor_cdata(b) : NULL,
-                                   zoo_tensor_data(out), exec_threads(ex));
+                                   zoo_tensor_data(out), zoo_exec_threads(ex));
     if (st != ZOO_OK)
         return relabel(l, st);
     zoo_activation_apply(c->activation, zoo_tensor_data(out),
@@ -294,6 +289,16 @@ zoo_layer *zoo_conv2d(zoo_graph *g, const zoo_conv2d_cfg *cfg)
 /* DepthwiseConv2D                                                     */
 /* ------------------------------------------------------------------ */
 
+/* The (kh, kw, cin, multiplier) kernel shared by depthwise and separable
+ * convolutions, with Keras's glorot fans. */
+static bool add_depthwise_kernel(zoo_layer *l, const int kernel[2], int cin, int m)
+{
+    const int rf = kernel[0] * kernel[1];
+    return zoo_layer_add_weight(l, "depthwise_kernel", 4,
+                                (const int[]){kernel[0], kernel[1], cin, m},
+                                ZOO_INIT_GLOROT_UNIFORM, rf * cin, rf * m, true) != NULL;
+}
+
 static zoo_status depthwise_build(zoo_layer *l, const zoo_shape *in, int n_in)
 {
     (void)n_in;
@@ -301,12 +306,8 @@ static zoo_status depthwise_build(zoo_layer *l, const zoo_shape *in, int n_in)
     int cin = input_channels(l, in);
     if (cin < 0)
         return zoo_last_status();
-    const int kh = c->kernel[0], kw = c->kernel[1], rf = kh * kw;
     const int m = c->depth_multiplier;
-    if (!zoo_layer_add_weight(l, "depthwise_kernel", 4,
-                              (const int[]){kh, kw, cin, m},
-                              ZOO_INIT_GLOROT_UNIFORM, rf * cin, rf * m,
-                              true))
+    if (!add_depthwise_kernel(l, c->kernel, cin, m))
         return zoo_last_status();
     if (!c->no_bias &&
         !zoo_layer_add_weight(l, "bias", 1, (const int[]){cin * m},
@@ -343,7 +344,7 @@ static zoo_status depthwise_forward(const zoo_layer *l,
     zoo_cpu_depthwise_conv2d(&g, zoo_tensor_cdata(in[0]), zoo_tensor_cdata(k),
                              c->depth_multiplier,
                              b ? zoo_tensor_cdata(b) : NULL,
-                             zoo_tensor_data(out), exec_threads(ex));
+                             zoo_tensor_data(out), zoo_exec_threads(ex));
     zoo_activation_apply(c->activation, zoo_tensor_data(out),
                          zoo_tensor_size(out), g.c * c->depth_multiplier);
     return ZOO_OK;
@@ -398,12 +399,8 @@ static zoo_status separable_build(zoo_layer *l, const zoo_shape *in, int n_in)
     int cin = input_channels(l, in);
     if (cin < 0)
         return zoo_last_status();
-    const int kh = c->kernel[0], kw = c->kernel[1], rf = kh * kw;
     const int m = c->depth_multiplier;
-    if (!zoo_layer_add_weight(l, "depthwise_kernel", 4,
-                              (const int[]){kh, kw, cin, m},
-                              ZOO_INIT_GLOROT_UNIFORM, rf * cin, rf * m,
-                              true))
+    if (!add_depthwise_kernel(l, c->kernel, cin, m))
         return zoo_last_status();
     if (!zoo_layer_add_weight(l, "pointwise_kernel", 4,
                               (const int[]){1, 1, cin * m, c->filters},
@@ -438,7 +435,7 @@ static zoo_status separable_forward(const zoo_layer *l,
     const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
     if (!dk || !pk || (!c->no_bias && !b))
         return unbuilt(l);
-    const int threads = exec_threads(ex);
+    const int threads = zoo_exec_threads(ex);
     conv_window w = WINDOW_OF(c);
     zoo_conv_geom g = window_geom(&w, in[0], out);
     const int cm = g.c * c->depth_multiplier;

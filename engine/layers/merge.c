@@ -5,11 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-static int exec_threads(const zoo_exec *ex)
-{
-    return ex && ex->threads > 0 ? ex->threads : 1;
-}
-
 /* Elementwise layers: all inputs of one shape (no broadcasting). Unknown
  * dims match anything; the output takes the known one. */
 static zoo_status same_shape_infer(const zoo_layer *l, const zoo_shape *in,
@@ -52,7 +47,7 @@ static zoo_status elementwise(const zoo_layer *l, const zoo_tensor *const *in,
                              zoo_tensor_size(in[i]), (long long)n);
     float *y = zoo_tensor_data(out);
     memcpy(y, zoo_tensor_cdata(in[0]), (size_t)n * sizeof(float));
-    const int threads = exec_threads(ex);
+    const int threads = zoo_exec_threads(ex);
     for (int i = 1; i < n_in; i++) {
         const float *x = zoo_tensor_cdata(in[i]);
 #pragma omp parallel for schedule(static) num_threads(threads) \
@@ -218,7 +213,7 @@ static zoo_status concat_forward(const zoo_layer *l,
         inner *= os[d];
     const int64_t out_row = (int64_t)os[axis] * inner;
     float *y = zoo_tensor_data(out);
-    const int threads = exec_threads(ex);
+    const int threads = zoo_exec_threads(ex);
     int64_t col = 0;
     for (int i = 0; i < n_in; i++) {
         const int64_t row = (int64_t)zoo_tensor_shape(in[i])[axis] * inner;

@@ -4,19 +4,6 @@
 
 #include <string.h>
 
-static zoo_status need_rank4(const zoo_layer *l, const zoo_shape *s)
-{
-    if (s->rank != 4) {
-        char buf[128];
-        return zoo_error(ZOO_ERR_SHAPE,
-                         "%s %s: expected a 4-D input (batch, rows, cols, "
-                         "channels), got %s",
-                         l->kind->class_name, l->name,
-                         zoo_shape_str(s, buf, sizeof buf));
-    }
-    return ZOO_OK;
-}
-
 /* Copies the rows x cols window of `in` at (ih0, iw0) into `out` at
  * (oh0, ow0); the caller picks offsets so both stay in bounds. */
 static void copy_window(const zoo_tensor *in, zoo_tensor *out, int rows,
@@ -47,7 +34,7 @@ static zoo_status zeropad_infer(const zoo_layer *l, const zoo_shape *in,
 {
     (void)n_in;
     const zoo_padding2d_cfg *c = l->cfg;
-    zoo_status st = need_rank4(l, &in[0]);
+    zoo_status st = zoo_expect_rank4(l, &in[0]);
     if (st != ZOO_OK)
         return st;
     *out = in[0];
@@ -105,7 +92,7 @@ static zoo_status crop_infer(const zoo_layer *l, const zoo_shape *in,
 {
     (void)n_in;
     const zoo_cropping2d_cfg *c = l->cfg;
-    zoo_status st = need_rank4(l, &in[0]);
+    zoo_status st = zoo_expect_rank4(l, &in[0]);
     if (st != ZOO_OK)
         return st;
     *out = in[0];

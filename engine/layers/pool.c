@@ -5,24 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-static int exec_threads(const zoo_exec *ex)
-{
-    return ex && ex->threads > 0 ? ex->threads : 1;
-}
-
-static zoo_status need_rank4(const zoo_layer *l, const zoo_shape *s)
-{
-    if (s->rank != 4) {
-        char buf[128];
-        return zoo_error(ZOO_ERR_SHAPE,
-                         "%s %s: expected a 4-D input (batch, rows, cols, "
-                         "channels), got %s",
-                         l->kind->class_name, l->name,
-                         zoo_shape_str(s, buf, sizeof buf));
-    }
-    return ZOO_OK;
-}
-
 /* ------------------------------------------------------------------ */
 /* MaxPooling2D / AveragePooling2D                                     */
 /* ------------------------------------------------------------------ */
@@ -34,7 +16,7 @@ static zoo_status pool_infer(const zoo_layer *l, const zoo_shape *in,
 {
     (void)n_in;
     const zoo_pool2d_cfg *c = l->cfg;
-    zoo_status st = need_rank4(l, &in[0]);
+    zoo_status st = zoo_expect_rank4(l, &in[0]);
     if (st != ZOO_OK)
         return st;
     *out = in[0];
@@ -76,7 +58,7 @@ static zoo_status pool_forward(const zoo_layer *l, const zoo_tensor *const *in,
     float *y = zoo_tensor_data(out);
 
 #pragma omp parallel for collapse(2) schedule(static) \
-    num_threads(exec_threads(ex))
+    num_threads(zoo_exec_threads(ex))
     for (int n = 0; n < N; n++) {
         for (int oh = 0; oh < OH; oh++) {
             /* The window clipped to the input: padded cells take no part
@@ -187,7 +169,7 @@ static zoo_status global_infer(const zoo_layer *l, const zoo_shape *in,
 {
     (void)n_in;
     const zoo_global_pool2d_cfg *c = l->cfg;
-    zoo_status st = need_rank4(l, &in[0]);
+    zoo_status st = zoo_expect_rank4(l, &in[0]);
     if (st != ZOO_OK)
         return st;
     *out = in[0];
@@ -218,7 +200,7 @@ static zoo_status global_forward(const zoo_layer *l,
     float *y = zoo_tensor_data(out); /* (N, C) in memory either way */
 
 #pragma omp parallel for collapse(2) schedule(static) \
-    num_threads(exec_threads(ex))
+    num_threads(zoo_exec_threads(ex))
     for (int n = 0; n < N; n++) {
         for (int ck = 0; ck < n_chunks; ck++) {
             int c0 = ck * GLOBAL_CHUNK;
