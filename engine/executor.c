@@ -179,6 +179,10 @@ zoo_status zoo_model_predict(zoo_model *m, zoo_tensor *const *inputs,
                          m->name, m->n_outputs, m->n_outputs == 1 ? "" : "s", n_outputs);
     for (int i = 0; i < n_outputs; i++)
         outputs[i] = NULL;
+    if (opts && (opts->threads < 0 || opts->batch_size < 0))
+        return zoo_error(ZOO_ERR_ARGUMENT,
+                         "predict: threads (%d) and batch_size (%d) must be >= 0 (0: default)",
+                         opts->threads, opts->batch_size);
     int batch = 0;
     zoo_status st = check_inputs(m, inputs, n_inputs, &batch);
     if (st != ZOO_OK)

@@ -347,6 +347,15 @@ static bool run_case(json_t *c)
         zoo_tensor_free(src);
     }
 
+    size_t n_params = 0;
+    for (int i = 0; i < nw; i++)
+        n_params += zoo_tensor_size(zoo_layer_weight(l, i));
+    if (zoo_layer_param_count(l) != n_params) {
+        cr_expect(false, "%s: zoo_layer_param_count is %zu, the weights hold %zu",
+                  name, zoo_layer_param_count(l), n_params);
+        ok = false;
+    }
+
     /* Predict: default options, then one thread with batch size 1. */
     static const zoo_predict_opts runs[2] = {{0, 0}, {1, 1}};
     static const char *const run_names[2] = {"default options",

@@ -225,6 +225,10 @@ def conv2d_cases():
         ("3x3_same_sigmoid", 1, 5, 5, 3, 3, 3, 1, "same", 1, "sigmoid", True),
         ("3x3_valid_cin1", 2, 5, 5, 1, 2, 3, 1, "valid", 1, "linear", True),
         ("3x3_same_s1_wide", 1, 4, 5, 16, 24, 3, 1, "same", 1, "relu", True),
+        # big enough for blocked / multi-threaded GEMM paths
+        ("3x3_same_s1_c32_c64", 2, 9, 9, 32, 64, 3, 1, "same", 1, "relu", True),
+        ("3x3_same_s2_c24_c40", 2, 10, 11, 24, 40, 3, 2, "same", 1, "linear", False),
+        ("1x1_s1_c96_c130", 2, 6, 6, 96, 130, 1, 1, "valid", 1, "linear", True),
     ]
     for (name, n, h, w, cin, cout, k, s, pad, d, a, use_bias) in specs:
         k, s, d = pair(k), pair(s), pair(d)
@@ -256,6 +260,7 @@ def depthwise_cases():
         ("3x3_same_d2", 1, 7, 7, 2, 1, 3, 1, "same", 2, "linear", True),
         ("1x3_valid_m3", 1, 4, 6, 2, 3, (1, 3), 1, "valid", 1, "linear", True),
         ("3x3_same_s1_c16", 1, 5, 5, 16, 1, 3, 1, "same", 1, "relu6", False),
+        ("3x3_same_s2_c48", 2, 11, 10, 48, 1, 3, 2, "same", 1, "relu6", True),
     ]
     for (name, n, h, w, cin, m, k, s, pad, d, a, use_bias) in specs:
         k, s, d = pair(k), pair(s), pair(d)
@@ -282,6 +287,7 @@ def separable_cases():
         ("5x5_valid_s2_m2_relu", 1, 9, 9, 3, 4, 2, 5, 2, "valid", 1, "relu", True),
         ("7x7_same_s1", 1, 7, 7, 2, 3, 1, 7, 1, "same", 1, "linear", False),
         ("3x3_same_d2", 2, 7, 6, 2, 3, 1, 3, 1, "same", 2, "linear", True),
+        ("3x3_same_s1_c40_c72", 2, 8, 8, 40, 72, 1, 3, 1, "same", 1, "linear", False),
     ]
     for (name, n, h, w, cin, cout, m, k, s, pad, d, a, use_bias) in specs:
         k, s, d = pair(k), pair(s), pair(d)
@@ -311,6 +317,7 @@ def dense_cases():
         ("8to1_sigmoid", 2, 8, 1, "sigmoid", True),
         ("1to3", 2, 1, 3, "tanh", True),
         ("64to33", 2, 64, 33, "linear", True),
+        ("300to130_b3", 3, 300, 130, "relu", True),
     ]
     for (name, n, cin, units, a, use_bias) in specs:
         x = randn(n, cin)
