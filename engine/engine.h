@@ -342,6 +342,9 @@ size_t zoo_model_trainable_param_count(const zoo_model *m);
  * then Total / Trainable / Non-trainable params. */
 zoo_status zoo_model_summary(const zoo_model *m, FILE *out);
 
+/* The model as Keras's model.get_config() JSON ({"class_name": "Functional", "config": {...}}) — layer classes, configs, inbound nodes, inputs and outputs — as a malloc'd string the caller frees; NULL on failure. */
+char *zoo_model_to_json(const zoo_model *m);
+
 typedef struct {
     int threads;    /* 0: $ZOO_NUM_THREADS, else the number of cores */
     int batch_size; /* 0: whole input at once */
@@ -354,6 +357,29 @@ typedef struct {
 zoo_status zoo_model_predict(zoo_model *m, zoo_tensor *const *inputs,
                              int n_inputs, zoo_tensor **outputs,
                              int n_outputs, const zoo_predict_opts *opts);
+
+/* ------------------------------------------------------------------ */
+/* Keras HDF5 weights                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    bool by_name;       /* pair file layers with model layers by name,
+                           not by Keras's order of weighted layers */
+    bool skip_mismatch; /* skip layers/weights whose count or shape differ
+                           instead of failing */
+} zoo_load_opts;
+
+/* Loads weights from a Keras .h5 file: the save_weights layout (root
+ * `layer_names`) or a full-model file (its `model_weights` group). By
+ * default layers are paired as Keras's load_weights does, in model.layers
+ * order among layers that have weights. Every shape is checked; on failure
+ * nothing is half-loaded (the model keeps its previous weights). `opts`
+ * may be NULL. */
+zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
+                                  const zoo_load_opts *opts);
+/* Writes the legacy save_weights layout, which Keras's load_weights
+ * reads: temporary file, then rename. */
+zoo_status zoo_model_save_weights(const zoo_model *m, const char *path);
 
 /* Threads used when opts->threads is 0: $ZOO_NUM_THREADS if set and valid,
  * else the number of online cores. */

@@ -1,5 +1,6 @@
 /* The functional graph: layers, their calls, weights and naming. */
 #include "engine/graph.h"
+#include "engine/keras_config.h"
 #include "engine/tensor.h"
 
 #include <math.h>
@@ -197,12 +198,30 @@ static zoo_status input_infer(const zoo_layer *l, const zoo_shape *in,
                      l->name);
 }
 
+/* Keras 3.0 InputLayer.get_config(): no trainable, the batch axis first. */
+static zoo_status input_config(const zoo_layer *l, void *json)
+{
+    json_t *shape = json_array();
+    const zoo_shape *s = l->n_calls > 0 ? &l->calls[0]->shape : NULL;
+    for (int i = 0; shape && s && i < s->rank; i++)
+        if (json_array_append_new(shape, s->dim[i] < 0
+                                             ? json_null()
+                                             : json_integer(s->dim[i])) != 0) {
+            json_decref(shape);
+            shape = NULL;
+        }
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:o, s:s, s:b, s:s}", "batch_shape", shape, "dtype", "float32",
+        "sparse", 0, "name", l->name));
+}
+
 static const zoo_layer_kind input_kind = {
     .class_name = "InputLayer",
     .auto_prefix = "input_layer",
     .min_inputs = 0,
     .max_inputs = 0,
     .infer = input_infer,
+    .config = input_config,
 };
 
 bool zoo_layer_is_input(const zoo_layer *l) { return l->kind == &input_kind; }

@@ -52,6 +52,11 @@ typedef struct zoo_layer_kind {
                           int n_in, zoo_tensor *out, const zoo_exec *ex);
     /* Frees anything the family allocated beyond cfg (NULL: nothing). */
     void (*destroy)(zoo_layer *l);
+    /* Writes Keras 3's layer.get_config() into `json_object` (a jansson
+     * json_t object, empty on entry): Keras's key names, order and value
+     * formats. Helpers in engine/keras_config.h. NULL: the layer cannot be
+     * described to Keras (zoo_model_to_json fails naming it). */
+    zoo_status (*config)(const zoo_layer *l, void *json_object);
 } zoo_layer_kind;
 
 struct zoo_layer {

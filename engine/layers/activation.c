@@ -1,6 +1,7 @@
 /* Activation functions (zoo_activation_apply, the name table) and the
  * Activation and ReLU layers. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <math.h>
 #include <string.h>
@@ -166,6 +167,18 @@ static zoo_status activation_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 Activation.get_config(). */
+static zoo_status activation_config(const zoo_layer *l, void *json)
+{
+    const zoo_activation_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:s}", "activation",
+                                    zoo_kcfg_activation(c->activation)));
+}
+
 static const zoo_layer_kind activation_kind = {
     .class_name = "Activation",
     .auto_prefix = "activation",
@@ -173,6 +186,7 @@ static const zoo_layer_kind activation_kind = {
     .max_inputs = 1,
     .infer = activation_infer,
     .forward = activation_forward,
+    .config = activation_config,
 };
 
 zoo_layer *zoo_activation_layer(zoo_graph *g, const zoo_activation_cfg *cfg)
@@ -242,6 +256,22 @@ static zoo_status relu_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Keras 3 ReLU.get_config(): max_value is null when there is no ceiling. */
+static zoo_status relu_config(const zoo_layer *l, void *json)
+{
+    const zoo_relu_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:o, s:f, s:f}",
+        "max_value", c->max_value > 0.0f
+                         ? json_real(zoo_kcfg_real(c->max_value))
+                         : json_null(),
+        "negative_slope", zoo_kcfg_real(c->negative_slope),
+        "threshold", zoo_kcfg_real(c->threshold)));
+}
+
 static const zoo_layer_kind relu_kind = {
     .class_name = "ReLU",
     .auto_prefix = "re_lu",
@@ -249,6 +279,7 @@ static const zoo_layer_kind relu_kind = {
     .max_inputs = 1,
     .infer = activation_infer,
     .forward = relu_forward,
+    .config = relu_config,
 };
 
 zoo_layer *zoo_relu(zoo_graph *g, const zoo_relu_cfg *cfg)

@@ -1,6 +1,7 @@
 /* BatchNormalization over the last (channel) axis, inference mode:
  * y = gamma * (x - mean) / sqrt(var + eps) + beta. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -143,6 +144,28 @@ static zoo_status bn_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Keras 3 BatchNormalization.get_config(). The engine normalizes the last
+ * axis, which Keras writes as axis -1. */
+static zoo_status bn_config(const zoo_layer *l, void *json)
+{
+    const zoo_batch_norm_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:i, s:f, s:f, s:b, s:b, s:o, s:o, s:o, s:o, s:n, s:n, s:n, s:n, "
+        "s:b}",
+        "axis", -1, "momentum", zoo_kcfg_real(c->momentum),
+        "epsilon", zoo_kcfg_real(c->epsilon),
+        "center", (int)!c->no_center, "scale", (int)!c->no_scale,
+        "beta_initializer", zoo_kcfg_initializer("Zeros", false),
+        "gamma_initializer", zoo_kcfg_initializer("Ones", false),
+        "moving_mean_initializer", zoo_kcfg_initializer("Zeros", false),
+        "moving_variance_initializer", zoo_kcfg_initializer("Ones", false),
+        "beta_regularizer", "gamma_regularizer", "beta_constraint",
+        "gamma_constraint", "synchronized", 0));
+}
+
 static const zoo_layer_kind batch_norm_kind = {
     .class_name = "BatchNormalization",
     .auto_prefix = "batch_normalization",
@@ -151,6 +174,7 @@ static const zoo_layer_kind batch_norm_kind = {
     .build = bn_build,
     .infer = bn_infer,
     .forward = bn_forward,
+    .config = bn_config,
 };
 
 zoo_layer *zoo_batch_norm(zoo_graph *g, const zoo_batch_norm_cfg *cfg)

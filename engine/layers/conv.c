@@ -1,6 +1,7 @@
 /* Conv2D, DepthwiseConv2D and SeparableConv2D: Keras's 2-D convolutions on
  * NHWC tensors, with Keras's weight names, order, shapes and fans. */
 #include "engine/cpu/cpu.h"
+#include "engine/keras_config.h"
 #include "engine/layer.h"
 
 #include <stdio.h>
@@ -255,6 +256,29 @@ static zoo_status conv2d_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 Conv2D.get_config() (BaseConv). */
+static zoo_status conv2d_config(const zoo_layer *l, void *json)
+{
+    const zoo_conv2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:i, s:s, s:b, s:o, s:o, "
+        "s:n, s:n, s:n, s:n, s:n}",
+        "filters", c->filters, "kernel_size", c->kernel[0], c->kernel[1],
+        "strides", c->strides[0], c->strides[1],
+        "padding", zoo_kcfg_padding(c->padding),
+        "data_format", "channels_last",
+        "dilation_rate", c->dilation[0], c->dilation[1], "groups", 1,
+        "activation", zoo_kcfg_activation(c->activation),
+        "use_bias", (int)!c->no_bias,
+        "kernel_initializer", zoo_kcfg_initializer("GlorotUniform", true),
+        "bias_initializer", zoo_kcfg_initializer("Zeros", false),
+        "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+        "kernel_constraint", "bias_constraint"));
+}
+
 static const zoo_layer_kind conv2d_kind = {
     .class_name = "Conv2D",
     .auto_prefix = "conv2d",
@@ -263,6 +287,7 @@ static const zoo_layer_kind conv2d_kind = {
     .build = conv2d_build,
     .infer = conv2d_infer,
     .forward = conv2d_forward,
+    .config = conv2d_config,
 };
 
 zoo_layer *zoo_conv2d(zoo_graph *g, const zoo_conv2d_cfg *cfg)
@@ -350,6 +375,30 @@ static zoo_status depthwise_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 DepthwiseConv2D.get_config() (BaseDepthwiseConv). */
+static zoo_status depthwise_config(const zoo_layer *l, void *json)
+{
+    const zoo_depthwise_conv2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:s, s:b, s:o, s:o, "
+        "s:n, s:n, s:n, s:n, s:n}",
+        "depth_multiplier", c->depth_multiplier,
+        "kernel_size", c->kernel[0], c->kernel[1],
+        "strides", c->strides[0], c->strides[1],
+        "padding", zoo_kcfg_padding(c->padding),
+        "data_format", "channels_last",
+        "dilation_rate", c->dilation[0], c->dilation[1],
+        "activation", zoo_kcfg_activation(c->activation),
+        "use_bias", (int)!c->no_bias,
+        "depthwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
+        "bias_initializer", zoo_kcfg_initializer("Zeros", false),
+        "depthwise_regularizer", "bias_regularizer", "activity_regularizer",
+        "depthwise_constraint", "bias_constraint"));
+}
+
 static const zoo_layer_kind depthwise_kind = {
     .class_name = "DepthwiseConv2D",
     .auto_prefix = "depthwise_conv2d",
@@ -358,6 +407,7 @@ static const zoo_layer_kind depthwise_kind = {
     .build = depthwise_build,
     .infer = depthwise_infer,
     .forward = depthwise_forward,
+    .config = depthwise_config,
 };
 
 static bool multiplier_ok(const char *who, int *m)
@@ -467,6 +517,32 @@ static zoo_status separable_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 SeparableConv2D.get_config() (BaseSeparableConv). */
+static zoo_status separable_config(const zoo_layer *l, void *json)
+{
+    const zoo_separable_conv2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:i, s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:s, s:b, s:o, s:o, "
+        "s:o, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
+        "depth_multiplier", c->depth_multiplier, "filters", c->filters,
+        "kernel_size", c->kernel[0], c->kernel[1],
+        "strides", c->strides[0], c->strides[1],
+        "padding", zoo_kcfg_padding(c->padding),
+        "data_format", "channels_last",
+        "dilation_rate", c->dilation[0], c->dilation[1],
+        "activation", zoo_kcfg_activation(c->activation),
+        "use_bias", (int)!c->no_bias,
+        "depthwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
+        "pointwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
+        "bias_initializer", zoo_kcfg_initializer("Zeros", false),
+        "depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+        "activity_regularizer", "depthwise_constraint",
+        "pointwise_constraint", "bias_constraint"));
+}
+
 static const zoo_layer_kind separable_kind = {
     .class_name = "SeparableConv2D",
     .auto_prefix = "separable_conv2d",
@@ -475,6 +551,7 @@ static const zoo_layer_kind separable_kind = {
     .build = separable_build,
     .infer = separable_infer,
     .forward = separable_forward,
+    .config = separable_config,
 };
 
 zoo_layer *zoo_separable_conv2d(zoo_graph *g,

@@ -1,6 +1,7 @@
 /* Dense: x . kernel + bias over the last axis of an input of any rank
  * (Keras semantics: the leading axes are batch-like). */
 #include "engine/cpu/cpu.h"
+#include "engine/keras_config.h"
 #include "engine/layer.h"
 
 #include <limits.h>
@@ -102,6 +103,24 @@ static zoo_status dense_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 Dense.get_config(). */
+static zoo_status dense_config(const zoo_layer *l, void *json)
+{
+    const zoo_dense_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:i, s:s, s:b, s:o, s:o, s:n, s:n, s:n, s:n}",
+        "units", c->units,
+        "activation", zoo_kcfg_activation(c->activation),
+        "use_bias", (int)!c->no_bias,
+        "kernel_initializer", zoo_kcfg_initializer("GlorotUniform", true),
+        "bias_initializer", zoo_kcfg_initializer("Zeros", false),
+        "kernel_regularizer", "bias_regularizer", "kernel_constraint",
+        "bias_constraint"));
+}
+
 static const zoo_layer_kind dense_kind = {
     .class_name = "Dense",
     .auto_prefix = "dense",
@@ -110,6 +129,7 @@ static const zoo_layer_kind dense_kind = {
     .build = dense_build,
     .infer = dense_infer,
     .forward = dense_forward,
+    .config = dense_config,
 };
 
 zoo_layer *zoo_dense(zoo_graph *g, const zoo_dense_cfg *cfg)

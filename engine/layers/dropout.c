@@ -1,6 +1,7 @@
 /* Dropout: identity at inference. The rate and seed are kept for training
  * and for writing the Keras config. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <string.h>
 
@@ -25,6 +26,19 @@ static zoo_status dropout_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 Dropout.get_config(): a zero seed is Keras's seed=None. */
+static zoo_status dropout_config(const zoo_layer *l, void *json)
+{
+    const zoo_dropout_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:f, s:o, s:n}", "rate", zoo_kcfg_real(c->rate),
+        "seed", c->seed ? json_integer((json_int_t)c->seed) : json_null(),
+        "noise_shape"));
+}
+
 static const zoo_layer_kind dropout_kind = {
     .class_name = "Dropout",
     .auto_prefix = "dropout",
@@ -32,6 +46,7 @@ static const zoo_layer_kind dropout_kind = {
     .max_inputs = 1,
     .infer = dropout_infer,
     .forward = dropout_forward,
+    .config = dropout_config,
 };
 
 zoo_layer *zoo_dropout(zoo_graph *g, const zoo_dropout_cfg *cfg)

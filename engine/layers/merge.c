@@ -1,6 +1,7 @@
 /* Merge layers: Add, Multiply, Concatenate, and InceptionResNetV2's scaled
  * residual sum (Keras 3 CustomScaleLayer). */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <math.h>
 #include <string.h>
@@ -81,6 +82,12 @@ static zoo_status multiply_forward(const zoo_layer *l,
     return elementwise(l, in, n_in, out, ex, EW_MUL, 0.0f);
 }
 
+/* Keras 3 Add / Multiply.get_config(): the base Layer's only. */
+static zoo_status merge_config(const zoo_layer *l, void *json)
+{
+    return zoo_kcfg_base(l, json);
+}
+
 static const zoo_layer_kind add_kind = {
     .class_name = "Add",
     .auto_prefix = "add",
@@ -88,6 +95,7 @@ static const zoo_layer_kind add_kind = {
     .max_inputs = -1,
     .infer = same_shape_infer,
     .forward = add_forward,
+    .config = merge_config,
 };
 
 static const zoo_layer_kind multiply_kind = {
@@ -97,6 +105,7 @@ static const zoo_layer_kind multiply_kind = {
     .max_inputs = -1,
     .infer = same_shape_infer,
     .forward = multiply_forward,
+    .config = merge_config,
 };
 
 zoo_layer *zoo_add(zoo_graph *g, const zoo_named_cfg *cfg)
@@ -123,6 +132,17 @@ static zoo_status scaled_sum_forward(const zoo_layer *l,
     return elementwise(l, in, n_in, out, ex, EW_SCALED, c->scale);
 }
 
+/* Keras 3 CustomScaleLayer.get_config() (inception_resnet_v2.py). */
+static zoo_status scaled_sum_config(const zoo_layer *l, void *json)
+{
+    const zoo_scaled_sum_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:f}", "scale", zoo_kcfg_real(c->scale)));
+}
+
 static const zoo_layer_kind scaled_sum_kind = {
     .class_name = "CustomScaleLayer",
     .auto_prefix = "custom_scale_layer",
@@ -130,6 +150,7 @@ static const zoo_layer_kind scaled_sum_kind = {
     .max_inputs = 2,
     .infer = same_shape_infer,
     .forward = scaled_sum_forward,
+    .config = scaled_sum_config,
 };
 
 zoo_layer *zoo_scaled_sum(zoo_graph *g, const zoo_scaled_sum_cfg *cfg)
@@ -232,6 +253,17 @@ static zoo_status concat_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 Concatenate.get_config(). */
+static zoo_status concat_config(const zoo_layer *l, void *json)
+{
+    const zoo_concat_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:i}", "axis", c->axis ? c->axis : -1));
+}
+
 static const zoo_layer_kind concat_kind = {
     .class_name = "Concatenate",
     .auto_prefix = "concatenate",
@@ -239,6 +271,7 @@ static const zoo_layer_kind concat_kind = {
     .max_inputs = -1,
     .infer = concat_infer,
     .forward = concat_forward,
+    .config = concat_config,
 };
 
 zoo_layer *zoo_concatenate(zoo_graph *g, const zoo_concat_cfg *cfg)

@@ -1,6 +1,7 @@
 /* ZeroPadding2D and Cropping2D on NHWC tensors. Both are one copy of rows
  * between two offsets, so they share the copy loop. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <string.h>
 
@@ -56,6 +57,19 @@ static zoo_status zeropad_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 ZeroPadding2D.get_config(): padding ((top, bottom), (left,
+ * right)). */
+static zoo_status zeropad_config(const zoo_layer *l, void *json)
+{
+    const zoo_padding2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:[[ii][ii]], s:s}", "padding", c->pad[0], c->pad[1], c->pad[2],
+        c->pad[3], "data_format", "channels_last"));
+}
+
 static const zoo_layer_kind zeropad_kind = {
     .class_name = "ZeroPadding2D",
     .auto_prefix = "zero_padding2d",
@@ -63,6 +77,7 @@ static const zoo_layer_kind zeropad_kind = {
     .max_inputs = 1,
     .infer = zeropad_infer,
     .forward = zeropad_forward,
+    .config = zeropad_config,
 };
 
 zoo_layer *zoo_zero_padding2d(zoo_graph *g, const zoo_padding2d_cfg *cfg)
@@ -122,6 +137,19 @@ static zoo_status crop_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Keras 3 Cropping2D.get_config(): cropping ((top, bottom), (left,
+ * right)). */
+static zoo_status crop_config(const zoo_layer *l, void *json)
+{
+    const zoo_cropping2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:[[ii][ii]], s:s}", "cropping", c->crop[0], c->crop[1],
+        c->crop[2], c->crop[3], "data_format", "channels_last"));
+}
+
 static const zoo_layer_kind crop_kind = {
     .class_name = "Cropping2D",
     .auto_prefix = "cropping2d",
@@ -129,6 +157,7 @@ static const zoo_layer_kind crop_kind = {
     .max_inputs = 1,
     .infer = crop_infer,
     .forward = crop_forward,
+    .config = crop_config,
 };
 
 zoo_layer *zoo_cropping2d(zoo_graph *g, const zoo_cropping2d_cfg *cfg)

@@ -1,6 +1,7 @@
 /* 2-D pooling over NHWC: MaxPooling2D, AveragePooling2D and the global
  * average / max pools. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <math.h>
 #include <string.h>
@@ -101,6 +102,22 @@ static zoo_status pool_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Keras 3 MaxPooling2D / AveragePooling2D.get_config() (BasePooling):
+ * strides resolved, as Keras stores them (None becomes pool_size). */
+static zoo_status pool_config(const zoo_layer *l, void *json)
+{
+    const zoo_pool2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json, json_pack(
+        "{s:[ii], s:s, s:[ii], s:s}",
+        "pool_size", c->pool[0], c->pool[1],
+        "padding", zoo_kcfg_padding(c->padding),
+        "strides", c->strides[0], c->strides[1],
+        "data_format", "channels_last"));
+}
+
 static const zoo_layer_kind max_pool_kind = {
     .class_name = "MaxPooling2D",
     .auto_prefix = "max_pooling2d",
@@ -108,6 +125,7 @@ static const zoo_layer_kind max_pool_kind = {
     .max_inputs = 1,
     .infer = pool_infer,
     .forward = pool_forward,
+    .config = pool_config,
 };
 
 static const zoo_layer_kind avg_pool_kind = {
@@ -117,6 +135,7 @@ static const zoo_layer_kind avg_pool_kind = {
     .max_inputs = 1,
     .infer = pool_infer,
     .forward = pool_forward,
+    .config = pool_config,
 };
 
 static zoo_layer *pool_new(zoo_graph *g, const zoo_layer_kind *kind,
@@ -230,6 +249,19 @@ static zoo_status global_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Keras 3 GlobalAveragePooling2D / GlobalMaxPooling2D.get_config(). */
+static zoo_status global_config(const zoo_layer *l, void *json)
+{
+    const zoo_global_pool2d_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:s, s:b}", "data_format",
+                                    "channels_last", "keepdims",
+                                    (int)c->keepdims));
+}
+
 static const zoo_layer_kind global_avg_kind = {
     .class_name = "GlobalAveragePooling2D",
     .auto_prefix = "global_average_pooling2d",
@@ -237,6 +269,7 @@ static const zoo_layer_kind global_avg_kind = {
     .max_inputs = 1,
     .infer = global_infer,
     .forward = global_forward,
+    .config = global_config,
 };
 
 static const zoo_layer_kind global_max_kind = {
@@ -246,6 +279,7 @@ static const zoo_layer_kind global_max_kind = {
     .max_inputs = 1,
     .infer = global_infer,
     .forward = global_forward,
+    .config = global_config,
 };
 
 zoo_layer *zoo_global_avg_pool2d(zoo_graph *g, const zoo_global_pool2d_cfg *cfg)

@@ -1,6 +1,7 @@
 /* Flatten and Reshape. Tensors are contiguous C-order NHWC, so both are a
  * plain copy: Flatten's index (h*W + w)*C + c is the memory order. */
 #include "engine/layer.h"
+#include "engine/keras_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,16 @@ static zoo_status flatten_infer(const zoo_layer *l, const zoo_shape *in,
     return ZOO_OK;
 }
 
+/* Keras 3 Flatten.get_config(). */
+static zoo_status flatten_config(const zoo_layer *l, void *json)
+{
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:s}", "data_format", "channels_last"));
+}
+
 static const zoo_layer_kind flatten_kind = {
     .class_name = "Flatten",
     .auto_prefix = "flatten",
@@ -57,6 +68,7 @@ static const zoo_layer_kind flatten_kind = {
     .max_inputs = 1,
     .infer = flatten_infer,
     .forward = copy_forward,
+    .config = flatten_config,
 };
 
 zoo_layer *zoo_flatten(zoo_graph *g, const zoo_named_cfg *cfg)
@@ -126,6 +138,23 @@ static zoo_status reshape_infer(const zoo_layer *l, const zoo_shape *in,
     return ZOO_OK;
 }
 
+/* Keras 3 Reshape.get_config(): target_shape as given (-1 kept). */
+static zoo_status reshape_config(const zoo_layer *l, void *json)
+{
+    const zoo_reshape_cfg *c = l->cfg;
+    zoo_status st = zoo_kcfg_base(l, json);
+    if (st != ZOO_OK)
+        return st;
+    json_t *target = json_array();
+    for (int i = 0; target && i < c->rank; i++)
+        if (json_array_append_new(target, json_integer(c->shape[i])) != 0) {
+            json_decref(target);
+            target = NULL;
+        }
+    return zoo_kcfg_merge(l, json,
+                          json_pack("{s:o}", "target_shape", target));
+}
+
 static const zoo_layer_kind reshape_kind = {
     .class_name = "Reshape",
     .auto_prefix = "reshape",
@@ -133,6 +162,7 @@ static const zoo_layer_kind reshape_kind = {
     .max_inputs = 1,
     .infer = reshape_infer,
     .forward = copy_forward,
+    .config = reshape_config,
 };
 
 /* Reshape has no default target, so a NULL or rank-0 cfg is an error. */
