@@ -27,11 +27,21 @@ typedef struct {
     int classes;           /* 0 means 1000 */
     bool logits;           /* classifier_activation=None */
     unsigned long long seed; /* weight initialisation */
+    float alpha;           /* MobileNet / MobileNetV2 width; 0 means 1.0 */
+    int depth_multiplier;  /* MobileNet; 0 means 1 */
+    float dropout;         /* MobileNet's top dropout; 0 means 1e-3 */
 } zoo_net_opts;
 
 zoo_model *zoo_net_vgg16(const zoo_net_opts *opts);
 zoo_model *zoo_net_vgg19(const zoo_net_opts *opts);
 zoo_model *zoo_net_resnet50(const zoo_net_opts *opts);
+zoo_model *zoo_net_inception_v3(const zoo_net_opts *opts);
+zoo_model *zoo_net_xception(const zoo_net_opts *opts);
+zoo_model *zoo_net_mobilenet(const zoo_net_opts *opts);
+zoo_model *zoo_net_mobilenet_v2(const zoo_net_opts *opts);
+zoo_model *zoo_net_densenet121(const zoo_net_opts *opts);
+zoo_model *zoo_net_densenet169(const zoo_net_opts *opts);
+zoo_model *zoo_net_densenet201(const zoo_net_opts *opts);
 
 #ifdef __cplusplus
 }
