@@ -8,6 +8,7 @@ enum { EXIT_RUN_FAILURE = 1, EXIT_USAGE = 2 };
 int cmd_summary(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Parses "H,W,C" into three positive ints; false if malformed. */
 int parse_triple(const char *s, int out[3]);

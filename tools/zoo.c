@@ -12,6 +12,7 @@ static const struct {
     {"summary", cmd_summary, "print a model's Keras-style layer table"},
     {"list", cmd_list, "list the models zoo knows"},
     {"bench", cmd_bench, "time a model's forward pass"},
+    {"predict", cmd_predict, "run a model on a raw .npy batch, write the output .npy"},
 };
 
 static void usage(FILE *out)
