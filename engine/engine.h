@@ -110,6 +110,10 @@ typedef struct zoo_model zoo_model;
 
 /* `seed` drives weight initialisation of the layers built on this graph. */
 zoo_graph *zoo_graph_new(unsigned long long seed);
+/* Leave randomly initialised weights (kernels) at zero on layers built
+ * from now on: for models whose weights are about to be loaded, which then
+ * build quickly and touch no memory for kernels until the load. */
+void zoo_graph_skip_random_init(zoo_graph *g, bool skip);
 void zoo_graph_release(zoo_graph *g);
 
 /* Keras's Input(shape=..., name=...): `shape` excludes the batch axis;
@@ -372,9 +376,11 @@ typedef struct {
 /* Loads weights from a Keras .h5 file: the save_weights layout (root
  * `layer_names`) or a full-model file (its `model_weights` group). By
  * default layers are paired as Keras's load_weights does, in model.layers
- * order among layers that have weights. Every shape is checked; on failure
- * nothing is half-loaded (the model keeps its previous weights). `opts`
- * may be NULL. */
+ * order among layers that have weights. Every count, type and shape is
+ * checked before any weight changes, so such a failure leaves the model
+ * as it was; only a file whose data region is damaged can fail midway
+ * (the message then says the weights are partly loaded). Weights are read
+ * straight into the model: no second copy in memory. `opts` may be NULL. */
 zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
                                   const zoo_load_opts *opts);
 /* Writes the legacy save_weights layout, which Keras's load_weights

@@ -105,10 +105,12 @@ typedef struct {
     int n_layers;
 } reader;
 
-/* A matched array waiting for every check to pass. */
+/* A checked dataset waiting for every other check to pass; then it is
+ * read straight into `dst` (no second copy of the weights in memory). */
 typedef struct {
     zoo_tensor *dst;
-    float *data;
+    hid_t ds;
+    const char *layer, *file_layer, *weight; /* for messages */
 } pending;
 
 typedef struct {
@@ -133,7 +135,7 @@ static void reader_close(reader *r)
 static void pending_free(pending_list *p)
 {
     for (int i = 0; i < p->n; i++)
-        free(p->v[i].data);
+        H5Dclose(p->v[i].ds);
     free(p->v);
 }
 
@@ -381,8 +383,7 @@ static zoo_status check_top_level(reader *r, const zoo_load_opts *o)
 /* Reading arrays                                                      */
 /* ------------------------------------------------------------------ */
 
-static zoo_status pending_push(pending_list *p, zoo_tensor *dst, float *data,
-                               const char *path)
+static zoo_status pending_push(pending_list *p, pending item, const char *path)
 {
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 64;
@@ -392,11 +393,12 @@ static zoo_status pending_push(pending_list *p, zoo_tensor *dst, float *data,
         p->v = v;
         p->cap = cap;
     }
-    p->v[p->n++] = (pending){dst, data};
+    p->v[p->n++] = item;
     return ZOO_OK;
 }
 
-/* Reads file weight i of `fl` (group g) for model weight i of `l`. A shape
+/* Checks file weight i of `fl` (group g) against model weight i of `l`
+ * and queues it for reading. A shape
  * mismatch returns ZOO_ERR_SHAPE (the one status skip_mismatch may skip);
  * anything else wrong with the file is ZOO_ERR_FORMAT or worse. */
 static zoo_status read_weight(const reader *r, hid_t g, const zoo_layer *l,
@@ -407,7 +409,6 @@ static zoo_status read_weight(const reader *r, hid_t g, const zoo_layer *l,
     zoo_tensor *dst = l->weights[i].value;
     zoo_status st = ZOO_OK;
     hid_t type = -1, space = -1;
-    float *data = NULL;
 
     hid_t ds = *wn ? H5Dopen2(g, wn, H5P_DEFAULT) : -1;
     if (ds < 0)
@@ -458,33 +459,16 @@ static zoo_status read_weight(const reader *r, hid_t g, const zoo_layer *l,
                        tensor_shape_str(dst, want, sizeof want));
         goto done;
     }
-    /* Sizes come from the model, never from the file. */
-    data = malloc(dst->size ? dst->size * sizeof(float) : 1);
-    if (!data) {
-        st = zoo_error(ZOO_ERR_MEMORY,
-                       "%s: layer '%s': out of memory for weight %d", r->path,
-                       l->name, i);
-        goto done;
-    }
-    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) <
-        0) {
-        st = zoo_error(ZOO_ERR_FORMAT,
-                       "%s: layer '%s' (file layer '%s'): cannot read weight "
-                       "%d (dataset '%s/%s/%s'): %s",
-                       r->path, l->name, fl->name, i, r->gp, fl->name, wn,
-                       zoo_h5_reason(why, sizeof why));
-        goto done;
-    }
-    st = pending_push(p, dst, data, r->path);
+    st = pending_push(p, (pending){dst, ds, l->name, fl->name, wn}, r->path);
     if (st == ZOO_OK)
-        data = NULL;
+        ds = -1; /* the queue owns it now */
 done:
-    free(data);
     if (space >= 0)
         H5Sclose(space);
     if (type >= 0)
         H5Tclose(type);
-    H5Dclose(ds);
+    if (ds >= 0)
+        H5Dclose(ds);
     return st;
 }
 
@@ -595,6 +579,26 @@ static zoo_status pair_by_name(const reader *r, const zoo_model *m,
     return ZOO_OK;
 }
 
+/* Every check has passed: read each dataset into its tensor (sizes come
+ * from the model, never from the file). Only a damaged data region can
+ * fail now, and the message says the weights are then partly loaded. */
+static zoo_status read_pending(const reader *r, const pending_list *p)
+{
+    char why[256];
+    for (int i = 0; i < p->n; i++) {
+        const pending *q = &p->v[i];
+        if (H5Dread(q->ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                    q->dst->data) < 0)
+            return zoo_error(ZOO_ERR_FORMAT,
+                             "%s: layer '%s' (file layer '%s'): cannot read "
+                             "weight '%s': %s; the model's weights are now "
+                             "partly loaded",
+                             r->path, q->layer, q->file_layer, q->weight,
+                             zoo_h5_reason(why, sizeof why));
+    }
+    return ZOO_OK;
+}
+
 zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
                                   const zoo_load_opts *opts)
 {
@@ -620,9 +624,7 @@ zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
         st = o.by_name ? pair_by_name(&r, m, &o, &p)
                        : pair_by_order(&r, m, &o, &p);
     if (st == ZOO_OK)
-        for (int i = 0; i < p.n; i++)
-            memcpy(p.v[i].dst->data, p.v[i].data,
-                   p.v[i].dst->size * sizeof(float));
+        st = read_pending(&r, &p);
     pending_free(&p);
     reader_close(&r);
     zoo_h5_quiet_end(&q);
