@@ -37,6 +37,12 @@ zoo_graph *zoo_graph_new(unsigned long long seed)
 
 void zoo_graph_retain(zoo_graph *g) { g->refs++; }
 
+void zoo_graph_skip_random_init(zoo_graph *g, bool skip)
+{
+    if (g)
+        g->skip_random_init = skip;
+}
+
 static void layer_free(zoo_layer *l)
 {
     if (l->kind->destroy)
@@ -169,7 +175,7 @@ zoo_tensor *zoo_layer_add_weight(zoo_layer *l, const char *name, int rank,
     if (init == ZOO_INIT_ONES) {
         for (size_t i = 0; i < t->size; i++)
             d[i] = 1.0f;
-    } else if (init == ZOO_INIT_GLOROT_UNIFORM) {
+    } else if (init == ZOO_INIT_GLOROT_UNIFORM && !l->graph->skip_random_init) {
         double limit = sqrt(6.0 / (double)(fan_in + fan_out > 0 ? fan_in + fan_out : 1));
         for (size_t i = 0; i < t->size; i++) {
             double u = (double)(next_u64(&l->graph->rng) >> 11) * 0x1.0p-53;

@@ -24,6 +24,7 @@ struct zoo_graph {
     zoo_sym **syms;
     int n_syms, cap_syms;
     uint64_t rng;
+    bool skip_random_init;
     struct name_count {
         char *stem;
         int count;

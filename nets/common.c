@@ -50,6 +50,13 @@ zoo_sym *zoo_net_head(zoo_graph *g, zoo_sym *x, const zoo_net_opts *o,
     return x;
 }
 
+zoo_graph *zoo_net_graph(const zoo_net_opts *o)
+{
+    zoo_graph *g = zoo_graph_new(o->seed);
+    zoo_graph_skip_random_init(g, o->skip_random_init);
+    return g;
+}
+
 zoo_model *zoo_net_finish(zoo_graph *g, zoo_sym *in, zoo_sym *x, const char *name)
 {
     zoo_model *m = x ? zoo_model_new(&in, 1, &x, 1, name) : NULL;

@@ -14,6 +14,9 @@ zoo_status zoo_net_input_shape(const zoo_net_opts *o, int default_size,
 zoo_sym *zoo_net_head(zoo_graph *g, zoo_sym *x, const zoo_net_opts *o,
                       const char *avg_name, const char *max_name);
 
+/* A graph for a builder, seeded and initialised as `o` asks. */
+zoo_graph *zoo_net_graph(const zoo_net_opts *o);
+
 /* Wraps up: model from input to x, graph released to the model. */
 zoo_model *zoo_net_finish(zoo_graph *g, zoo_sym *in, zoo_sym *x, const char *name);
 

@@ -88,7 +88,7 @@ static zoo_model *densenet(const zoo_net_opts *opts, const int blocks[4], const 
     int shape[3];
     if (zoo_net_input_shape(&o, 224, 32, shape) != ZOO_OK)
         return NULL;
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
     /* The two stem paddings are unnamed in Keras: "zero_padding2d" and
      * "zero_padding2d_1" on a fresh graph. */

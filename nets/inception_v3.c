@@ -107,7 +107,7 @@ zoo_model *zoo_net_inception_v3(const zoo_net_opts *opts)
     int shape[3];
     if (zoo_net_input_shape(&o, 299, 75, shape) != ZOO_OK)
         return NULL;
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
 
     zoo_sym *x = conv2d_bn(g, in, 32, 3, 3, 2, ZOO_PAD_VALID);

@@ -126,7 +126,7 @@ zoo_model *zoo_net_mobilenet(const zoo_net_opts *opts)
     if (zoo_net_input_shape(&o, default_size, 32, shape) != ZOO_OK)
         return NULL;
 
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
     /* _conv_block: conv1 3x3/2 'same', no bias. */
     zoo_sym *x = zoo_apply(zoo_conv2d(g, &(zoo_conv2d_cfg){.name = "conv1",

@@ -30,6 +30,7 @@ typedef struct {
     float alpha;           /* MobileNet / MobileNetV2 width; 0 means 1.0 */
     int depth_multiplier;  /* MobileNet; 0 means 1 */
     float dropout;         /* MobileNet's top dropout; 0 means 1e-3 */
+    bool skip_random_init; /* kernels stay zero: weights will be loaded */
 } zoo_net_opts;
 
 zoo_model *zoo_net_vgg16(const zoo_net_opts *opts);

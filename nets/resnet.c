@@ -66,7 +66,7 @@ zoo_model *zoo_net_resnet50(const zoo_net_opts *opts)
     int shape[3];
     if (zoo_net_input_shape(&o, 224, 32, shape) != ZOO_OK)
         return NULL;
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
     zoo_sym *x = zoo_apply(zoo_zero_padding2d(g, &(zoo_padding2d_cfg){.name = "conv1_pad",
                                                                        .pad = {3, 3, 3, 3}}),

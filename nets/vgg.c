@@ -10,7 +10,7 @@ static zoo_model *vgg(const zoo_net_opts *opts, const int convs[5], const char *
     int shape[3];
     if (zoo_net_input_shape(&o, 224, 32, shape) != ZOO_OK)
         return NULL;
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
     zoo_sym *x = in;
     char layer[32];

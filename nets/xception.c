@@ -85,7 +85,7 @@ zoo_model *zoo_net_xception(const zoo_net_opts *opts)
     int shape[3];
     if (zoo_net_input_shape(&o, 299, 71, shape) != ZOO_OK)
         return NULL;
-    zoo_graph *g = zoo_graph_new(o.seed);
+    zoo_graph *g = zoo_net_graph(&o);
     zoo_sym *in = zoo_input(g, 3, shape, NULL);
 
     /* Block 1: two 'valid' convs without bias. */

@@ -245,7 +245,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     const int *xs = zoo_tensor_shape(x);
-    zoo_net_opts opts = {.no_top = p.no_top, .pooling = p.pooling};
+    zoo_net_opts opts = {.no_top = p.no_top, .pooling = p.pooling, .skip_random_init = true};
     if (p.no_top) {
         opts.input_shape[0] = xs[1];
         opts.input_shape[1] = xs[2];
