@@ -9,5 +9,7 @@
 #include <zoo/engine.h> /* tensors, graphs, layers, models, predict */
 #include <zoo/nets.h>   /* the architectures */
 #include <zoo/models.h> /* the registry: names, sizes, weight files */
+#include <zoo/preprocess.h> /* images, preprocess_input, labels */
+#include <zoo/download.h>   /* weights and labels, fetched and cached */
 
 #endif /* ZOO_ZOO_H */

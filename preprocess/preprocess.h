@@ -1,0 +1,83 @@
+/*
+ * zoo preprocess: images in, network inputs and labels out, the way
+ * Keras's load_img (PIL), preprocess_input and decode_predictions do it.
+ * Installed as <zoo/preprocess.h>.
+ */
+#ifndef ZOO_PREPROCESS_H
+#define ZOO_PREPROCESS_H
+
+#include <zoo/engine.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 8-bit RGB pixels, row-major, height x width x 3. */
+typedef struct {
+    int width;
+    int height;
+    unsigned char *rgb;
+} zoo_image;
+
+/* Decodes a JPEG or PNG file (format by content) into RGB as PIL's
+ * Image.open(path).convert("RGB") does (alpha dropped, gray replicated,
+ * palette expanded, 16-bit reduced, CMYK converted; EXIF orientation not
+ * applied, as Keras's load_img does not). Refuses non-regular files
+ * without blocking, truncated files, and images over PIL's
+ * decompression-bomb limit (178,956,970 pixels) from the header. */
+zoo_image *zoo_image_load(const char *path);
+/* Same, from bytes in memory; `name` is used in messages. */
+zoo_image *zoo_image_decode(const void *data, size_t size, const char *name);
+void zoo_image_free(zoo_image *img);
+
+typedef enum {
+    ZOO_RESIZE_NEAREST = 0, /* Keras's default */
+    ZOO_RESIZE_BILINEAR,
+    ZOO_RESIZE_BICUBIC,
+} zoo_resize_filter;
+
+/* PIL's img.resize((width, height), filter), as load_img(target_size=...)
+ * calls it: no-op copy when the size already matches. With
+ * keep_aspect_ratio, the centred crop box of the target's aspect is
+ * resized (Keras's keep_aspect_ratio=True). */
+zoo_image *zoo_image_resize(const zoo_image *img, int width, int height,
+                            zoo_resize_filter filter, bool keep_aspect_ratio);
+
+/* preprocess_input modes: "caffe" (RGB->BGR, minus ImageNet means),
+ * "tf" (x / 127.5 - 1), "torch" (x / 255, minus mean, over std). */
+typedef enum {
+    ZOO_PREPROCESS_CAFFE,
+    ZOO_PREPROCESS_TF,
+    ZOO_PREPROCESS_TORCH,
+} zoo_preprocess_mode;
+
+/* "caffe" / "tf" / "torch" -> mode; -1 if unknown. */
+int zoo_preprocess_parse(const char *name);
+/* In place over n_pixels RGB triples of floats in [0, 255]. */
+void zoo_preprocess_input(zoo_preprocess_mode mode, float *x, size_t n_pixels);
+/* img -> (height, width, 3) floats, preprocessed, written to `out`. */
+void zoo_image_to_input(const zoo_image *img, zoo_preprocess_mode mode, float *out);
+
+/* ImageNet class index (Keras's imagenet_class_index.json). */
+typedef struct zoo_labels zoo_labels;
+zoo_labels *zoo_labels_load(const char *json_path);
+void zoo_labels_free(zoo_labels *labels);
+int zoo_labels_count(const zoo_labels *labels);
+const char *zoo_labels_wnid(const zoo_labels *labels, int index);
+const char *zoo_labels_name(const zoo_labels *labels, int index);
+
+typedef struct {
+    int index;
+    float score;
+} zoo_prediction;
+
+/* decode_predictions' ranking: the `top` highest scores of one row,
+ * highest first; ties keep Keras's order (argsort()[-top:][::-1], then a
+ * stable sort by score). Returns how many were written (min(top, n)). */
+int zoo_top_k(const float *scores, int n, int top, zoo_prediction *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZOO_PREPROCESS_H */
