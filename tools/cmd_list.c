@@ -28,7 +28,7 @@ int cmd_list(int argc, char **argv)
            "WEIGHTS (top / no top)");
     for (int i = 0; i < zoo_model_info_count(); i++) {
         const zoo_model_info *info = zoo_model_info_at(i);
-        zoo_model *m = info->build(NULL);
+        zoo_model *m = info->build(&(zoo_net_opts){.skip_random_init = true});
         if (!m) {
             fprintf(stderr, "zoo list: %s: %s\n", info->name, zoo_last_error());
             return EXIT_RUN_FAILURE;
