@@ -20,11 +20,14 @@ typedef struct {
 } zoo_image;
 
 /* Decodes a JPEG or PNG file (format by content) into RGB as PIL's
- * Image.open(path).convert("RGB") does (alpha dropped, gray replicated,
- * palette expanded, 16-bit reduced, CMYK converted; EXIF orientation not
- * applied, as Keras's load_img does not). Refuses non-regular files
- * without blocking, truncated files, and images over PIL's
- * decompression-bomb limit (178,956,970 pixels) from the header. */
+ * Image.open(path).convert("RGB") does, byte for byte (alpha dropped,
+ * gray replicated, palette expanded, 16-bit gray clipped at 255 and other
+ * 16-bit types cut to their high byte, CMYK converted; EXIF orientation
+ * not applied, as Keras's load_img does not). Like PIL, a truncated file
+ * is an error but libjpeg's recoverable warnings are not. Refuses
+ * non-regular files without blocking, formats other than JPEG and PNG,
+ * and images over PIL's decompression-bomb limit (178,956,970 pixels)
+ * from the header. */
 zoo_image *zoo_image_load(const char *path);
 /* Same, from bytes in memory; `name` is used in messages. */
 zoo_image *zoo_image_decode(const void *data, size_t size, const char *name);
@@ -55,7 +58,8 @@ typedef enum {
 int zoo_preprocess_parse(const char *name);
 /* In place over n_pixels RGB triples of floats in [0, 255]. */
 void zoo_preprocess_input(zoo_preprocess_mode mode, float *x, size_t n_pixels);
-/* img -> (height, width, 3) floats, preprocessed, written to `out`. */
+/* img -> (height, width, 3) floats, preprocessed, written to `out`,
+ * which holds width * height * 3 floats. */
 void zoo_image_to_input(const zoo_image *img, zoo_preprocess_mode mode, float *out);
 
 /* ImageNet class index (Keras's imagenet_class_index.json). */
@@ -73,7 +77,8 @@ typedef struct {
 
 /* decode_predictions' ranking: the `top` highest scores of one row,
  * highest first; ties keep Keras's order (argsort()[-top:][::-1], then a
- * stable sort by score). Returns how many were written (min(top, n)). */
+ * stable sort by score, as NumPy 1.24's argsort orders exact ties).
+ * Returns how many were written (min(top, n)). */
 int zoo_top_k(const float *scores, int n, int top, zoo_prediction *out);
 
 #ifdef __cplusplus
