@@ -3,8 +3,10 @@
 # Installs the zoo build in BUILD_DIR into a temporary prefix, then builds
 # main.c against that install, as a user would, and runs it:
 #   1. CMake find_package(zoo): zoo::zoo (shared) and zoo::zoo_static;
-#   2. cc main.c $(pkg-config --cflags --libs zoo), shared;
-#   3. the same with pkg-config --static and libzoo.a.
+#   2. cc main.c $(pkg-config --cflags --libs zoo), shared.
+# (pkg-config --static is not tried: it asks for static builds of every
+# transitive dependency, and Debian ships none for libcurl's; a static
+# libzoo with shared dependencies is what zoo::zoo_static gives.)
 # Each run must succeed, print a summary with "Total params" and load the
 # same OpenBLAS as the build tree's libzoo.
 # Exits 77 (skipped) for a ZOO_SANITIZE build, which plain programs cannot link.
@@ -94,12 +96,4 @@ libdir=$(pkg-config --variable=libdir zoo)
 quiet cc -std=c11 -Wall -Wextra -Werror -o "$tmp/pc-shared" "$here/main.c" \
   $(pkg-config --cflags --libs zoo) -Wl,-rpath,"$libdir"
 check pkg-config-shared "$tmp/pc-shared"
-# shellcheck disable=SC2046
-quiet cc -o "$tmp/pc-static" "$here/main.c" \
-  $(pkg-config --static --cflags --libs zoo | sed 's/-lzoo\b/-l:libzoo.a/')
-check pkg-config-static "$tmp/pc-static"
-if ldd "$tmp/pc-static" | grep -q libzoo; then
-  echo "FAILED: pkg-config-static loads a shared libzoo" >&2
-  exit 1
-fi
-echo "consumer_install: all 4 builds passed"
+echo "consumer_install: all 3 builds passed"
