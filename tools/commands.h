@@ -9,6 +9,10 @@ int cmd_summary(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 /* Parses "H,W,C" into three positive ints; false if malformed. */
 int parse_triple(const char *s, int out[3]);

@@ -13,6 +13,10 @@ static const struct {
     {"list", cmd_list, "list the models zoo knows"},
     {"bench", cmd_bench, "time a model's forward pass"},
     {"predict", cmd_predict, "run a model on a raw .npy batch, write the output .npy"},
+    {"download", cmd_download, "fetch ImageNet weights (or any file) into the cache"},
+    {"cache", cmd_cache, "list, verify or clean the download cache"},
+    {"classify", cmd_classify, "top ImageNet classes of images"},
+    {"features", cmd_features, "features of images from any layer, saved as .npy"},
 };
 
 static void usage(FILE *out)

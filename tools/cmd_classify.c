@@ -1,0 +1,445 @@
+/* zoo classify [--model NAME] [--weights imagenet|FILE.h5] [--top K]
+ *              [--json] [--batch N] [--threads N] IMAGE... | --list FILE | DIR
+ * Keras's decode_predictions(model.predict(preprocess_input(load_img(...))))
+ * for each image, batched through the network; a failing image is reported
+ * on its own and never changes another image's result. */
+#include "tools/commands.h"
+#include "tools/images.h"
+
+#include <zoo/zoo.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+enum { DEFAULT_TOP = 5, DEFAULT_BATCH = 32, MAX_TOP = 1000 };
+
+static void help(FILE *out)
+{
+    fprintf(out,
+            "usage: zoo classify [--model NAME] [--weights imagenet|FILE.h5] [--top K]\n"
+            "                    [--json] [--batch N] [--threads N]\n"
+            "                    IMAGE... | --list FILE | DIR\n"
+            "\n"
+            "Prints each image's top K ImageNet classes, as Keras's\n"
+            "decode_predictions(model.predict(preprocess_input(load_img(IMAGE,\n"
+            "target_size=(S, S))))) gives them: the image is decoded (JPEG or PNG),\n"
+            "converted to RGB, resized to the model's input size S x S with PIL's\n"
+            "NEAREST filter (aspect ratio not kept), preprocessed in the model's mode\n"
+            "and classified.\n"
+            "  --model NAME       a registry model (zoo list shows them); default resnet50.\n"
+            "                     A fine-tuned full-model .h5 file is not supported yet.\n"
+            "  --weights imagenet the official ImageNet weights (default), downloaded once\n"
+            "                     and cached under $ZOO_HOME (default ~/.cache/zoo)\n"
+            "  --weights FILE.h5  Keras weights for MODEL with its classifier top; the\n"
+            "                     network is then not used for the weights\n"
+            "  --top K            classes per image, highest first (default 5, at most 1000)\n"
+            "  --json             JSON Lines on stdout: one object per classified image,\n"
+            "                     one line each, in input order:\n"
+            "                     {\"image\": PATH, \"predictions\": [{\"index\": 386,\n"
+            "                     \"wnid\": \"n02504458\", \"label\": \"African_elephant\",\n"
+            "                     \"score\": 0.82}, ...]} with exactly K predictions;\n"
+            "                     wnid and label are null when the class names are\n"
+            "                     unavailable. Nothing else goes to stdout.\n"
+            "  --batch N          images per forward pass (default 32); results do not\n"
+            "                     depend on it\n"
+            "  --threads N        threads (default $ZOO_NUM_THREADS, else every core)\n"
+            "  --list FILE        classify the images FILE names, one path a line\n"
+            "                     (\"-\": standard input)\n"
+            "  DIR                a directory given as the only argument: its *.jpg,\n"
+            "                     *.jpeg and *.png files, sorted by name (not recursive)\n"
+            "\n"
+            "Without --json each image prints a block: its path, then one line per\n"
+            "class: rank, label, score. The class names come from Keras's\n"
+            "imagenet_class_index.json (cached, or fetched once); when they cannot be\n"
+            "had (offline), classes print as indices and stderr says so once.\n"
+            "\n"
+            "An image that cannot be read (missing, not a regular file, truncated, not\n"
+            "an image) is reported on stderr with the reason; the others are still\n"
+            "classified. A progress bar is drawn on stderr when it is a terminal and\n"
+            "there are more images than one batch.\n"
+            "\n"
+            "Exit status: 0 success, 1 run-time failure (including any image that\n"
+            "failed), 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "zoo classify: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun 'zoo classify --help' for the options.\n");
+    return EXIT_USAGE;
+}
+
+typedef struct {
+    const char *model, *weights, *list;
+    int top, batch, threads;
+    bool json;
+    char **images;
+    int n_images;
+} classify_args;
+
+/* Returns -1 when the arguments are fine, else the exit code. */
+static int parse_args(int argc, char **argv, classify_args *p)
+{
+    *p = (classify_args){.model = "resnet50", .weights = "imagenet",
+                         .top = DEFAULT_TOP, .batch = DEFAULT_BATCH};
+    p->images = calloc((size_t)argc, sizeof *p->images);
+    if (!p->images) {
+        fprintf(stderr, "zoo classify: out of memory\n");
+        return EXIT_RUN_FAILURE;
+    }
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (options_done || a[0] != '-' || strcmp(a, "-") == 0) {
+            p->images[p->n_images++] = argv[i];
+        } else if (strcmp(a, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            help(stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            p->json = true;
+        } else if ((v = tool_option_value(argc, argv, &i, "--model", &missing))) {
+            p->model = v;
+        } else if ((v = tool_option_value(argc, argv, &i, "--weights", &missing))) {
+            p->weights = v;
+        } else if ((v = tool_option_value(argc, argv, &i, "--list", &missing))) {
+            p->list = v;
+        } else if ((v = tool_option_value(argc, argv, &i, "--top", &missing))) {
+            if (!tool_positive_int(v, MAX_TOP, &p->top))
+                return usage_error("--top wants an integer from 1 to 1000, got '%s'", v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--batch", &missing))) {
+            if (!tool_positive_int(v, 1 << 16, &p->batch))
+                return usage_error("--batch wants a positive integer, got '%s'", v);
+        } else if ((v = tool_option_value(argc, argv, &i, "--threads", &missing))) {
+            if (!tool_positive_int(v, 4096, &p->threads))
+                return usage_error("--threads wants a positive integer, got '%s'", v);
+        } else if (missing) {
+            return usage_error("%s needs a value", a);
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+    }
+    if (!*p->model)
+        return usage_error("%s--model needs a model name", "");
+    if (!*p->weights)
+        return usage_error("%s--weights needs 'imagenet' or a file", "");
+    return -1;
+}
+
+/* A --model value that names a file rather than a registry model. */
+static bool names_a_file(const char *s)
+{
+    size_t n = strlen(s);
+    struct stat st;
+    return strchr(s, '/') || (n > 3 && strcasecmp(s + n - 3, ".h5") == 0) ||
+           (n > 5 && strcasecmp(s + n - 5, ".hdf5") == 0) ||
+           (n > 6 && strcasecmp(s + n - 6, ".keras") == 0) || stat(s, &st) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static int utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    int n;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string (RFC 8259): quotes, backslashes and control characters
+ * escaped; bytes that are not UTF-8 (file names are bytes) become U+FFFD,
+ * as Python's errors="replace" does, so the line always parses. */
+static void json_put_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            putchar('\\');
+            putchar((int)c);
+            p++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\b': fputs("\\b", stdout); break;
+            case '\f': fputs("\\f", stdout); break;
+            case '\n': fputs("\\n", stdout); break;
+            case '\r': fputs("\\r", stdout); break;
+            case '\t': fputs("\\t", stdout); break;
+            default: printf("\\u%04x", c); break;
+            }
+            p++;
+        } else {
+            int k = utf8_len(p);
+            if (k) {
+                fwrite(p, 1, (size_t)k, stdout);
+                p += k;
+            } else {
+                fputs("\\ufffd", stdout);
+                p++;
+            }
+        }
+    }
+    putchar('"');
+}
+
+static void json_put_string_or_null(const char *s)
+{
+    if (s)
+        json_put_string(s);
+    else
+        fputs("null", stdout);
+}
+
+/* One JSON Lines record: {"image": ..., "predictions": [{"index": ...,
+ * "wnid": ..., "label": ..., "score": ...}, ...]}. Scores are printed
+ * with 9 significant digits (a float's exact round trip). */
+static void print_json(const char *path, const zoo_prediction *pr, int k,
+                       const zoo_labels *labels)
+{
+    fputs("{\"image\": ", stdout);
+    json_put_string(path);
+    fputs(", \"predictions\": [", stdout);
+    for (int i = 0; i < k; i++) {
+        printf("%s{\"index\": %d, \"wnid\": ", i ? ", " : "", pr[i].index);
+        json_put_string_or_null(labels ? zoo_labels_wnid(labels, pr[i].index) : NULL);
+        fputs(", \"label\": ", stdout);
+        json_put_string_or_null(labels ? zoo_labels_name(labels, pr[i].index) : NULL);
+        if (isfinite(pr[i].score))
+            printf(", \"score\": %.9g}", (double)pr[i].score);
+        else
+            fputs(", \"score\": null}", stdout);
+    }
+    fputs("]}\n", stdout);
+}
+
+static void print_human(const char *path, const zoo_prediction *pr, int k,
+                        const zoo_labels *labels)
+{
+    char buf[64];
+    int width = 0;
+    for (int i = 0; i < k; i++) {
+        const char *name = labels ? zoo_labels_name(labels, pr[i].index) : NULL;
+        int len = name ? (int)strlen(name)
+                       : snprintf(buf, sizeof buf, "class %d", pr[i].index);
+        if (len > width)
+            width = len;
+    }
+    printf("%s\n", path);
+    for (int i = 0; i < k; i++) {
+        const char *name = labels ? zoo_labels_name(labels, pr[i].index) : NULL;
+        if (!name) {
+            snprintf(buf, sizeof buf, "class %d", pr[i].index);
+            name = buf;
+        }
+        printf("%4d  %-*s  %.4f\n", i + 1, width, name, pr[i].score);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The command                                                         */
+/* ------------------------------------------------------------------ */
+
+/* The class names, or NULL after one warning line. */
+static zoo_labels *load_labels(int classes)
+{
+    zoo_download_opts dopts = {0};
+    char *path = zoo_imagenet_labels(&dopts);
+    zoo_labels *labels = path ? zoo_labels_load(path) : NULL;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", zoo_last_error());
+    if (labels && zoo_labels_count(labels) != classes) {
+        snprintf(why, sizeof why, "%s has %d classes, the model %d", path,
+                 zoo_labels_count(labels), classes);
+        zoo_labels_free(labels);
+        labels = NULL;
+    }
+    if (!labels)
+        fprintf(stderr, "zoo classify: warning: ImageNet class names unavailable "
+                "(%s); printing class indices without labels\n",
+                *why ? why : "unknown reason");
+    free(path);
+    return labels;
+}
+
+int cmd_classify(int argc, char **argv)
+{
+    classify_args p;
+    image_list list = {0};
+    zoo_model *m = NULL;
+    zoo_labels *labels = NULL;
+    zoo_prediction *preds = NULL;
+    char *weights = NULL;
+    int rc = parse_args(argc, argv, &p);
+    if (rc >= 0)
+        goto done;
+
+    const zoo_model_info *info = zoo_model_find(p.model);
+    if (!info) {
+        if (names_a_file(p.model))
+            fprintf(stderr, "zoo classify: --model %s: classifying with a model "
+                    "file (a fine-tuned full-model .h5) is not supported yet; "
+                    "give a registry model name (zoo list shows them) and, for "
+                    "your own weights, --weights FILE.h5\n", p.model);
+        else
+            fprintf(stderr, "zoo classify: %s\n", zoo_last_error());
+        rc = EXIT_USAGE;
+        goto done;
+    }
+    int mode = zoo_preprocess_parse(info->preprocess);
+    if (mode < 0) {
+        fprintf(stderr, "zoo classify: %s: unknown preprocess mode '%s'\n",
+                info->name, info->preprocess);
+        rc = EXIT_RUN_FAILURE;
+        goto done;
+    }
+    rc = image_list_expand("classify", p.images, p.n_images, p.list, &list);
+    if (rc >= 0)
+        goto done;
+
+    if (strcmp(p.weights, "imagenet") == 0) {
+        zoo_download_opts dopts = {.progress = true};
+        weights = zoo_imagenet_weights(info, false, &dopts);
+        if (!weights) {
+            fprintf(stderr, "zoo classify: cannot get the ImageNet weights of %s: "
+                    "%s\n(--weights FILE.h5 uses a local copy)\n", info->name,
+                    zoo_last_error());
+            rc = EXIT_RUN_FAILURE;
+            goto done;
+        }
+    } else {
+        weights = strdup(p.weights);
+    }
+    m = info->build(&(zoo_net_opts){.skip_random_init = true});
+    if (!m) {
+        fprintf(stderr, "zoo classify: cannot build %s: %s\n", info->name,
+                zoo_last_error());
+        rc = EXIT_RUN_FAILURE;
+        goto done;
+    }
+    if (zoo_model_load_weights(m, weights, NULL) != ZOO_OK) {
+        fprintf(stderr, "zoo classify: cannot load weights '%s' into %s (with "
+                "its classifier top): %s\n", weights, info->name, zoo_last_error());
+        rc = EXIT_RUN_FAILURE;
+        goto done;
+    }
+    zoo_sym *out = zoo_model_output(m, 0);
+    if (zoo_sym_rank(out) != 2 || zoo_sym_shape(out)[1] < 1) {
+        fprintf(stderr, "zoo classify: %s's output is not a row of class scores\n",
+                info->name);
+        rc = EXIT_RUN_FAILURE;
+        goto done;
+    }
+    int classes = zoo_sym_shape(out)[1];
+    int top = p.top < classes ? p.top : classes;
+    labels = load_labels(classes);
+    preds = malloc((size_t)top * sizeof *preds);
+    if (!preds) {
+        fprintf(stderr, "zoo classify: out of memory\n");
+        rc = EXIT_RUN_FAILURE;
+        goto done;
+    }
+
+    int threads = p.threads ? p.threads : zoo_default_threads();
+    zoo_predict_opts popts = {.threads = threads, .batch_size = p.batch};
+    int size = info->default_size, failed = 0, printed = 0;
+    bool write_error = false;
+    progress_bar bar;
+    progress_start(&bar, list.n, p.batch);
+    progress_set(&bar, 0);
+    for (int start = 0; start < list.n; start += p.batch) {
+        int n = list.n - start < p.batch ? list.n - start : p.batch;
+        const char *const *paths = (const char *const *)list.paths + start;
+        image_batch b;
+        if (!image_batch_load(paths, n, size, (zoo_preprocess_mode)mode, threads, &b)) {
+            progress_end(&bar);
+            fprintf(stderr, "zoo classify: out of memory loading %d images\n", n);
+            rc = EXIT_RUN_FAILURE;
+            goto done;
+        }
+        zoo_tensor *y = NULL;
+        char why[1024] = "";
+        if (b.n_ok > 0 && zoo_model_predict(m, &b.x, 1, &y, 1, &popts) != ZOO_OK)
+            snprintf(why, sizeof why, "prediction failed: %s", zoo_last_error());
+        progress_hide(&bar);
+        for (int i = 0; i < n; i++) {
+            if (b.row[i] < 0 || !y) {
+                fflush(stdout); /* keep stdout and stderr in order on a terminal */
+                image_report_failure("classify", paths[i],
+                                     b.row[i] < 0 ? b.error[i] : why);
+                failed++;
+                continue;
+            }
+            const float *scores = zoo_tensor_cdata(y) + (size_t)b.row[i] * (size_t)classes;
+            int k = zoo_top_k(scores, classes, top, preds);
+            if (p.json) {
+                print_json(paths[i], preds, k, labels);
+            } else {
+                if (printed > 0)
+                    putchar('\n');
+                print_human(paths[i], preds, k, labels);
+            }
+            printed++;
+        }
+        if (fflush(stdout) != 0 || ferror(stdout))
+            write_error = true;
+        zoo_tensor_free(y);
+        image_batch_free(&b);
+        if (write_error)
+            break;
+        progress_set(&bar, start + n);
+    }
+    progress_end(&bar);
+    if (write_error) {
+        fprintf(stderr, "zoo classify: cannot write the results: %s\n",
+                strerror(errno ? errno : EIO));
+        rc = EXIT_RUN_FAILURE;
+    } else if (failed) {
+        fprintf(stderr, "zoo classify: %d of %d image%s failed\n", failed, list.n,
+                list.n == 1 ? "" : "s");
+        rc = EXIT_RUN_FAILURE;
+    } else {
+        rc = 0;
+    }
+done:
+    free(preds);
+    if (labels)
+        zoo_labels_free(labels);
+    zoo_model_free(m);
+    free(weights);
+    image_list_free(&list);
+    free(p.images);
+    return rc;
+}
