@@ -8,6 +8,8 @@
 
 #include <zoo/zoo.h>
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -179,70 +181,65 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
-/* A JSON string (RFC 8259): quotes, backslashes and control characters
- * escaped; bytes that are not UTF-8 (file names are bytes) become U+FFFD,
- * as Python's errors="replace" does, so the line always parses. */
-static void json_put_string(const char *s)
+/* `s` as valid UTF-8 (malloc'd): bytes that are not UTF-8 (file names are
+ * bytes) become U+FFFD, as Python's errors="replace" does, so every JSON
+ * line parses. */
+static char *utf8_replacing(const char *s)
 {
-    putchar('"');
+    size_t n = strlen(s);
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out)
+        return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            putchar('\\');
-            putchar((int)c);
-            p++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\b': fputs("\\b", stdout); break;
-            case '\f': fputs("\\f", stdout); break;
-            case '\n': fputs("\\n", stdout); break;
-            case '\r': fputs("\\r", stdout); break;
-            case '\t': fputs("\\t", stdout); break;
-            default: printf("\\u%04x", c); break;
-            }
-            p++;
+        int k = utf8_len(p);
+        if (k) {
+            memcpy(o, p, (size_t)k);
+            o += k;
+            p += k;
         } else {
-            int k = utf8_len(p);
-            if (k) {
-                fwrite(p, 1, (size_t)k, stdout);
-                p += k;
-            } else {
-                fputs("\\ufffd", stdout);
-                p++;
-            }
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
         }
     }
-    putchar('"');
+    *o = '\0';
+    return out;
 }
 
-static void json_put_string_or_null(const char *s)
+static json_t *json_text_or_null(const char *s)
 {
-    if (s)
-        json_put_string(s);
-    else
-        fputs("null", stdout);
+    if (!s)
+        return json_null();
+    char *u = utf8_replacing(s);
+    json_t *j = u ? json_string(u) : NULL;
+    free(u);
+    return j;
 }
 
 /* One JSON Lines record: {"image": ..., "predictions": [{"index": ...,
- * "wnid": ..., "label": ..., "score": ...}, ...]}. Scores are printed
- * with 9 significant digits (a float's exact round trip). */
+ * "wnid": ..., "label": ..., "score": ...}, ...]}. Scores carry 9
+ * significant digits (a float's exact round trip). */
 static void print_json(const char *path, const zoo_prediction *pr, int k,
                        const zoo_labels *labels)
 {
-    fputs("{\"image\": ", stdout);
-    json_put_string(path);
-    fputs(", \"predictions\": [", stdout);
+    json_t *preds = json_array();
     for (int i = 0; i < k; i++) {
-        printf("%s{\"index\": %d, \"wnid\": ", i ? ", " : "", pr[i].index);
-        json_put_string_or_null(labels ? zoo_labels_wnid(labels, pr[i].index) : NULL);
-        fputs(", \"label\": ", stdout);
-        json_put_string_or_null(labels ? zoo_labels_name(labels, pr[i].index) : NULL);
-        if (isfinite(pr[i].score))
-            printf(", \"score\": %.9g}", (double)pr[i].score);
-        else
-            fputs(", \"score\": null}", stdout);
+        json_t *one = json_object();
+        json_object_set_new(one, "index", json_integer(pr[i].index));
+        json_object_set_new(one, "wnid",
+                            json_text_or_null(labels ? zoo_labels_wnid(labels, pr[i].index) : NULL));
+        json_object_set_new(one, "label",
+                            json_text_or_null(labels ? zoo_labels_name(labels, pr[i].index) : NULL));
+        json_object_set_new(one, "score", isfinite(pr[i].score) ? json_real(pr[i].score)
+                                                               : json_null());
+        json_array_append_new(preds, one);
     }
-    fputs("]}\n", stdout);
+    json_t *record = json_object();
+    json_object_set_new(record, "image", json_text_or_null(path));
+    json_object_set_new(record, "predictions", preds);
+    json_dumpf(record, stdout, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    putchar('\n');
+    json_decref(record);
 }
 
 static void print_human(const char *path, const zoo_prediction *pr, int k,
