@@ -1,6 +1,9 @@
 /* Pieces shared by the architectures: input checks, the top, wrap-up. */
 #include "nets/common.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 zoo_status zoo_net_input_shape(const zoo_net_opts *o, int default_size,
                                int min_size, int shape[3])
 {
@@ -62,4 +65,15 @@ zoo_model *zoo_net_finish(zoo_graph *g, zoo_sym *in, zoo_sym *x, const char *nam
     zoo_model *m = x ? zoo_model_new(&in, 1, &x, 1, name) : NULL;
     zoo_graph_release(g);
     return m;
+}
+
+double zoo_net_alpha_as_typed(float alpha)
+{
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)alpha);
+        if (strtof(buf, NULL) == alpha)
+            break;
+    }
+    return strtod(buf, NULL);
 }

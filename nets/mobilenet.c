@@ -4,21 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Keras computes with the Python float the user typed (0.75); opts holds a
- * C float. The shortest decimal that reads back as the same float is that
- * typed value, and parsed as a double it gives Keras's arithmetic exactly
- * (int(filters * alpha) truncates, so 1 ulp can matter). */
-static double alpha_as_typed(float a)
-{
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)a);
-        if (strtof(buf, NULL) == a)
-            break;
-    }
-    return strtod(buf, NULL);
-}
-
 /* Stride-2 depthwise blocks (the others use stride 1). */
 static bool strided(int block_id)
 {
@@ -107,7 +92,7 @@ zoo_model *zoo_net_mobilenet(const zoo_net_opts *opts)
                   (double)o.dropout);
         return NULL;
     }
-    double alpha = alpha_as_typed(o.alpha);
+    double alpha = zoo_net_alpha_as_typed(o.alpha);
     if ((int)(32 * alpha) < 1) {
         zoo_error(ZOO_ERR_ARGUMENT,
                   "MobileNet: alpha=%g leaves the first convolution with no filters "

@@ -7,19 +7,6 @@
 #define MBV2_BN_EPSILON 1e-3f
 #define MBV2_BN_MOMENTUM 0.999f
 
-/* As in mobilenet.c: the double Keras would compute with, recovered from
- * the float in opts (the shortest decimal that reads back the same). */
-static double alpha_as_typed(float a)
-{
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)a);
-        if (strtof(buf, NULL) == a)
-            break;
-    }
-    return strtod(buf, NULL);
-}
-
 /* _make_divisible(v, 8): nearest multiple of 8 (half up), at least 8, and
  * never more than 10% below v. */
 static int make_divisible(double v)
@@ -138,7 +125,7 @@ zoo_model *zoo_net_mobilenet_v2(const zoo_net_opts *opts)
                   (double)o.alpha);
         return NULL;
     }
-    double alpha = alpha_as_typed(o.alpha);
+    double alpha = zoo_net_alpha_as_typed(o.alpha);
 
     /* A square side Keras has weights for becomes the default size (so the
      * top accepts it); anything else falls back to 224. */

@@ -31,28 +31,6 @@ typedef struct {
     char *err;  /* stderr */
 } run_result;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot read %s", path);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* Runs `zoo ARGS...` (NULL-terminated) with stdout and stderr captured in
  * files under `dir` (names starting with '.', so they are told apart from
  * the tool's own files). */
@@ -84,8 +62,8 @@ static run_result run_zoo(const char *dir, const char *const *args)
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     run_result r = {
         .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-        .out = slurp(out_path),
-        .err = slurp(err_path),
+        .out = zt_read_text_or_die(out_path),
+        .err = zt_read_text_or_die(err_path),
     };
     cr_assert_neq(r.status, 127, "could not run %s: %s", ZOO_TEST_ZOO_BIN, r.err);
     remove(out_path);

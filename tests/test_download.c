@@ -178,27 +178,11 @@ static bool has_content(const char *path, size_t size, unsigned seed)
     return same;
 }
 
+/* The file's text, or "" when it does not exist (yet). */
 static char *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4097 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+    char *t = zt_read_text(path);
+    return t ? t : strdup("");
 }
 
 /* Starts the server with extra arguments (NULL-terminated), e.g.

@@ -60,30 +60,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            cr_assert_not_null(nb);
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 static bool exists(const char *path)
 {
     struct stat st;
@@ -344,7 +320,7 @@ static void run_and_compare(suite *s, const char *title)
     double t0 = now_s();
     int rc = run_python(log, (const char *const[]){"--batch", manifest, "--threads", "1", NULL});
     double secs = now_s() - t0;
-    char *log_text = slurp(log);
+    char *log_text = zt_read_text(log);
     cr_assert(rc != 127 && rc != -1, "could not run %s %s (status %d):\n%s",
               ZOO_TEST_PYTHON, keras_torch_py(), rc, log_text ? log_text : "");
 
@@ -358,7 +334,7 @@ static void run_and_compare(suite *s, const char *title)
             char *err_path = malloc(strlen(c->output) + 5);
             cr_assert_not_null(err_path);
             sprintf(err_path, "%s.err", c->output);
-            char *why = slurp(err_path);
+            char *why = zt_read_text(err_path);
             if (why)
                 why[strcspn(why, "\n")] = '\0';
             snprintf(line, sizeof line, "  FAIL %-52s reference failed: %.300s\n", c->label,
@@ -461,7 +437,7 @@ Test(nets_forward, reference_selfcheck, .timeout = 60)
     char *dir = zt_tmpdir_or_die();
     char *log = zt_path(dir, "selfcheck.log");
     int rc = run_python(log, (const char *const[]){"--selfcheck", NULL});
-    char *text = slurp(log);
+    char *text = zt_read_text(log);
     cr_assert_eq(rc, 0, "%s %s --selfcheck exited %d:\n%s", ZOO_TEST_PYTHON,
                  keras_torch_py(), rc, text ? text : "");
     cr_assert(text && strstr(text, "selfcheck: 0 failure(s)"),

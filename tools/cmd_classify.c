@@ -136,16 +136,6 @@ static int parse_args(int argc, char **argv, classify_args *p)
     return -1;
 }
 
-/* A --model value that names a file rather than a registry model. */
-static bool names_a_file(const char *s)
-{
-    size_t n = strlen(s);
-    struct stat st;
-    return strchr(s, '/') || (n > 3 && strcasecmp(s + n - 3, ".h5") == 0) ||
-           (n > 5 && strcasecmp(s + n - 5, ".hdf5") == 0) ||
-           (n > 6 && strcasecmp(s + n - 6, ".keras") == 0) || stat(s, &st) == 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
@@ -303,25 +293,11 @@ int cmd_classify(int argc, char **argv)
     if (rc >= 0)
         goto done;
 
-    const zoo_model_info *info = zoo_model_find(p.model);
-    if (!info) {
-        if (names_a_file(p.model))
-            fprintf(stderr, "zoo classify: --model %s: classifying with a model "
-                    "file (a fine-tuned full-model .h5) is not supported yet; "
-                    "give a registry model name (zoo list shows them) and, for "
-                    "your own weights, --weights FILE.h5\n", p.model);
-        else
-            fprintf(stderr, "zoo classify: %s\n", zoo_last_error());
-        rc = EXIT_USAGE;
+    const zoo_model_info *info;
+    zoo_preprocess_mode mode;
+    rc = tool_find_model("classify", p.model, &info, &mode);
+    if (rc >= 0)
         goto done;
-    }
-    int mode = zoo_preprocess_parse(info->preprocess);
-    if (mode < 0) {
-        fprintf(stderr, "zoo classify: %s: unknown preprocess mode '%s'\n",
-                info->name, info->preprocess);
-        rc = EXIT_RUN_FAILURE;
-        goto done;
-    }
     rc = image_list_expand("classify", p.images, p.n_images, p.list, &list);
     if (rc >= 0)
         goto done;

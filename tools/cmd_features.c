@@ -242,25 +242,11 @@ int cmd_features(int argc, char **argv)
         rc = EXIT_RUN_FAILURE;
         goto done;
     }
-    const zoo_model_info *info = zoo_model_find(p.model);
-    if (!info) {
-        size_t n = strlen(p.model);
-        if (strchr(p.model, '/') || (n > 3 && strcasecmp(p.model + n - 3, ".h5") == 0))
-            fprintf(stderr, "zoo features: --model %s: a model file (a fine-tuned "
-                    "full-model .h5) is not supported yet; give a registry model "
-                    "name (zoo list shows them) and --weights FILE.h5\n", p.model);
-        else
-            fprintf(stderr, "zoo features: %s\n", zoo_last_error());
-        rc = EXIT_USAGE;
+    const zoo_model_info *info;
+    zoo_preprocess_mode mode;
+    rc = tool_find_model("features", p.model, &info, &mode);
+    if (rc >= 0)
         goto done;
-    }
-    int mode = zoo_preprocess_parse(info->preprocess);
-    if (mode < 0) {
-        fprintf(stderr, "zoo features: %s: unknown preprocess mode '%s'\n",
-                info->name, info->preprocess);
-        rc = EXIT_RUN_FAILURE;
-        goto done;
-    }
     rc = image_list_expand("features", p.images, p.n_images, p.list, &list);
     if (rc >= 0)
         goto done;

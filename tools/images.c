@@ -1,5 +1,6 @@
 /* tools-private: image arguments, batch loading, progress; see images.h. */
 #include "tools/images.h"
+#include "tools/commands.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -530,4 +531,38 @@ void progress_end(progress_bar *p)
 {
     progress_hide(p);
     p->on = false;
+}
+
+/* A --model value that names a file rather than a registry model. */
+static bool names_a_file(const char *s)
+{
+    size_t n = strlen(s);
+    struct stat st;
+    return strchr(s, '/') || (n > 3 && strcasecmp(s + n - 3, ".h5") == 0) ||
+           (n > 5 && strcasecmp(s + n - 5, ".hdf5") == 0) ||
+           (n > 6 && strcasecmp(s + n - 6, ".keras") == 0) || stat(s, &st) == 0;
+}
+
+int tool_find_model(const char *cmd, const char *name, const zoo_model_info **info,
+                    zoo_preprocess_mode *mode)
+{
+    *info = zoo_model_find(name);
+    if (!*info) {
+        if (names_a_file(name))
+            fprintf(stderr, "zoo %s: --model %s: a model file (a fine-tuned full-model "
+                    ".h5) is not supported yet; give a registry model name (zoo list "
+                    "shows them) and, for your own weights, --weights FILE.h5\n",
+                    cmd, name);
+        else
+            fprintf(stderr, "zoo %s: %s\n", cmd, zoo_last_error());
+        return EXIT_USAGE;
+    }
+    int m = zoo_preprocess_parse((*info)->preprocess);
+    if (m < 0) {
+        fprintf(stderr, "zoo %s: %s: unknown preprocess mode '%s'\n", cmd,
+                (*info)->name, (*info)->preprocess);
+        return EXIT_RUN_FAILURE;
+    }
+    *mode = (zoo_preprocess_mode)m;
+    return -1;
 }

@@ -27,6 +27,12 @@ bool tool_positive_int(const char *s, int max, int *out);
  * (prefixed by "zoo CMD: "). */
 bool tool_output_writable(const char *cmd, const char *path);
 
+/* The registry model `name` and its preprocess mode. Returns -1 on
+ * success, else the exit code after printing why (a model file, which is
+ * not supported yet, gets its own message). */
+int tool_find_model(const char *cmd, const char *name, const zoo_model_info **info,
+                    zoo_preprocess_mode *mode);
+
 /* ------------------------------------------------------------------ */
 /* Which images                                                        */
 /* ------------------------------------------------------------------ */

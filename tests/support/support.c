@@ -246,3 +246,34 @@ int zt_dir_entries(const char *path)
     closedir(d);
     return n;
 }
+
+char *zt_read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4097 > cap) {
+            cap = cap ? 2 * cap : 8192;
+            char *nb = realloc(buf, cap);
+            cr_assert_not_null(nb, "out of memory reading %s", path);
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+char *zt_read_text_or_die(const char *path)
+{
+    char *t = zt_read_text(path);
+    cr_assert_not_null(t, "cannot read %s", path);
+    return t;
+}

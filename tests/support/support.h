@@ -69,6 +69,10 @@ char *zt_tmpdir_or_die(void);
 void zt_rmtree(const char *path);
 /* dir + "/" + name, malloc'ed. */
 char *zt_path(const char *dir, const char *name);
+/* A file's whole content, NUL-terminated (malloc'ed); NULL if it cannot
+ * be opened. The _or_die form fails the test instead. */
+char *zt_read_text(const char *path);
+char *zt_read_text_or_die(const char *path);
 /* Writes n bytes to path (true on success). */
 bool zt_write_file(const char *path, const void *data, size_t n);
 /* Number of entries in a directory, "." and ".." excluded (-1 on error). */
