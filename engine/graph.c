@@ -1,6 +1,6 @@
 /* The functional graph: layers, their calls, weights and naming. */
 #include "engine/graph.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 #include "engine/tensor.h"
 
 #include <math.h>

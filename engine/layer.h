@@ -54,7 +54,7 @@ typedef struct zoo_layer_kind {
     void (*destroy)(zoo_layer *l);
     /* Writes Keras 3's layer.get_config() into `json_object` (a jansson
      * json_t object, empty on entry): Keras's key names, order and value
-     * formats. Helpers in engine/keras_config.h. NULL: the layer cannot be
+     * formats. Helpers in engine/keras_layer_config.h. NULL: the layer cannot be
      * described to Keras (zoo_model_to_json fails naming it). */
     zoo_status (*config)(const zoo_layer *l, void *json_object);
 } zoo_layer_kind;
@@ -113,6 +113,8 @@ int zoo_same_pad_before(int in, int k, int stride, int dilation);
 /* Elementwise activation in place over n floats; softmax works on rows of
  * `row` floats. */
 void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row);
+/* Whether `act` is one of the zoo_activation values. */
+bool zoo_activation_valid(zoo_activation act);
 
 /* Threads a forward pass may use (at least 1). */
 static inline int zoo_exec_threads(const zoo_exec *ex)

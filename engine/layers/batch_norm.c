@@ -1,7 +1,7 @@
 /* BatchNormalization over the last (channel) axis, inference mode:
  * y = gamma * (x - mean) / sqrt(var + eps) + beta. */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <math.h>
 #include <stdlib.h>

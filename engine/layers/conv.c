@@ -1,7 +1,7 @@
 /* Conv2D, DepthwiseConv2D and SeparableConv2D: Keras's 2-D convolutions on
  * NHWC tensors, with Keras's weight names, order, shapes and fans. */
 #include "engine/cpu/cpu.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 #include "engine/layer.h"
 
 #include <stdio.h>

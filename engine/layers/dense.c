@@ -1,7 +1,7 @@
 /* Dense: x . kernel + bias over the last axis of an input of any rank
  * (Keras semantics: the leading axes are batch-like). */
 #include "engine/cpu/cpu.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 #include "engine/layer.h"
 
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* Dropout: identity at inference. The rate and seed are kept for training
  * and for writing the Keras config. */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Merge layers: Add, Multiply, Concatenate, and InceptionResNetV2's scaled
  * residual sum (Keras 3 CustomScaleLayer). */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <math.h>
 #include <string.h>

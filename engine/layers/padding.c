@@ -1,7 +1,7 @@
 /* ZeroPadding2D and Cropping2D on NHWC tensors. Both are one copy of rows
  * between two offsets, so they share the copy loop. */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* 2-D pooling over NHWC: MaxPooling2D, AveragePooling2D and the global
  * average / max pools. */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Flatten and Reshape. Tensors are contiguous C-order NHWC, so both are a
  * plain copy: Flatten's index (h*W + w)*C + c is the memory order. */
 #include "engine/layer.h"
-#include "engine/keras_config.h"
+#include "engine/keras_layer_config.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -10,8 +10,8 @@
  * null, and floats as the shortest decimal that gives back the float32
  * value (1e-3f is written 0.001, as Python writes Keras's 1e-3).
  */
-#ifndef ZOO_ENGINE_KERAS_CONFIG_H
-#define ZOO_ENGINE_KERAS_CONFIG_H
+#ifndef ZOO_ENGINE_KERAS_LAYER_CONFIG_H
+#define ZOO_ENGINE_KERAS_LAYER_CONFIG_H
 
 #include "engine/layer.h"
 
