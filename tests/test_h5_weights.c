@@ -32,82 +32,22 @@
 /* The generated cases                                                 */
 /* ------------------------------------------------------------------ */
 
-static char generated_dir[1024];
-
-/* Runs the generator into a fresh directory; NULL on failure with why. */
-static char *generate_cases(char *why, size_t n)
-{
-    char base[1024];
-    snprintf(base, sizeof base, "%s", ZOO_TEST_TMPDIR_DEFAULT);
-    if (mkdir(base, 0777) != 0 && errno != EEXIST)
-        snprintf(base, sizeof base, "%s",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    char *dir = malloc(strlen(base) + 32);
-    if (!dir) {
-        snprintf(why, n, "out of memory");
-        return NULL;
-    }
-    sprintf(dir, "%s/h5-cases-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        snprintf(why, n, "mkdtemp(%s): %s", dir, strerror(errno));
-        free(dir);
-        return NULL;
-    }
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' > '%s/generator.log' 2>&1",
-             ZOO_TEST_PYTHON, SCRIPT, dir, dir);
-    int rc = system(cmd);
-    if (rc != 0) {
-        char log[1024] = "";
-        char *lp = zt_path(dir, "generator.log");
-        FILE *f = fopen(lp, "r");
-        if (f) {
-            size_t got = fread(log, 1, sizeof log - 1, f);
-            log[got] = '\0';
-            fclose(f);
-        }
-        free(lp);
-        snprintf(why, n, "%.300s failed (status %d): %.1000s", SCRIPT, rc, log);
-        free(dir);
-        return NULL;
-    }
-    return dir;
-}
-
 /* Once per run, in the runner process: the test processes inherit the
  * environment. */
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
-    char why[2048];
-    char *dir = generate_cases(why, sizeof why);
-    if (dir) {
-        snprintf(generated_dir, sizeof generated_dir, "%s", dir);
-        setenv("ZOO_H5_CASES", dir, 1);
-        free(dir);
-    } else {
-        setenv("ZOO_H5_CASES_ERROR", why, 1);
-    }
+    zt_generate_cases_once(SCRIPT, NULL, "h5-cases", "ZOO_H5_CASES");
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    if (generated_dir[0] && !getenv("ZOO_H5_KEEP"))
-        zt_rmtree(generated_dir);
-}
-
-static const char *cases_dir(void)
-{
-    const char *err = getenv("ZOO_H5_CASES_ERROR");
-    cr_assert(err == NULL, "generating the .h5 cases failed: %s", err);
-    const char *d = getenv("ZOO_H5_CASES");
-    cr_assert(d && *d, "ZOO_H5_CASES is not set (the PRE_ALL hook did not run)");
-    return d;
+    zt_generated_cases_cleanup("ZOO_H5_CASES");
 }
 
 /* dir/name, malloc'ed. */
-static char *case_path(const char *name) { return zt_path(cases_dir(), name); }
+static char *case_path(const char *name) { return zt_path(zt_cases_dir("ZOO_H5_CASES"), name); }
 
 /* ------------------------------------------------------------------ */
 /* The models of h5_cases.py                                           */
@@ -407,10 +347,10 @@ static void write_spec(zoo_model *m, const char *path)
 
 static void expect_checker_ok(zoo_model *m, const char *file, const char *extra)
 {
-    char *spec = zt_path(cases_dir(), "spec.json");
+    char *spec = zt_path(zt_cases_dir("ZOO_H5_CASES"), "spec.json");
     char args[2048];
     if (extra && !strncmp(extra, "--model", 7)) {
-        snprintf(args, sizeof args, "%s --arrays '%s'", extra, cases_dir());
+        snprintf(args, sizeof args, "%s --arrays '%s'", extra, zt_cases_dir("ZOO_H5_CASES"));
     } else {
         char specfile[1024];
         snprintf(specfile, sizeof specfile, "%s.%d.json", spec, (int)getpid());
@@ -797,7 +737,7 @@ Test(h5_hostile, bad_arguments)
     cr_expect_eq(zoo_model_save_weights(NULL, "x.h5"), ZOO_ERR_ARGUMENT);
     cr_expect_eq(zoo_model_save_weights(m, NULL), ZOO_ERR_ARGUMENT);
     cr_expect(zoo_last_error()[0] != '\0');
-    cr_expect_eq(zoo_model_load_weights(m, cases_dir(), NULL), ZOO_ERR_ARGUMENT);
+    cr_expect_eq(zoo_model_load_weights(m, zt_cases_dir("ZOO_H5_CASES"), NULL), ZOO_ERR_ARGUMENT);
     cr_expect(contains(zoo_last_error(), "directory"), "%s", zoo_last_error());
     zoo_model_free(m);
 }

@@ -45,84 +45,26 @@
 /* The generated cases                                                 */
 /* ------------------------------------------------------------------ */
 
-static char generated_dir[1024];
-
 static bool is_dir(const char *p)
 {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static char *generate_cases(char *why, size_t n)
-{
-    char base[1024];
-    snprintf(base, sizeof base, "%s", ZOO_TEST_TMPDIR_DEFAULT);
-    if (mkdir(base, 0777) != 0 && errno != EEXIST)
-        snprintf(base, sizeof base, "%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    char *dir = malloc(strlen(base) + 32);
-    if (!dir) {
-        snprintf(why, n, "out of memory");
-        return NULL;
-    }
-    sprintf(dir, "%s/image-cases-XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        snprintf(why, n, "mkdtemp(%s): %s", dir, strerror(errno));
-        free(dir);
-        return NULL;
-    }
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %s%s%s > '%s/generator.log' 2>&1",
-             ZOO_TEST_PYTHON, SCRIPT, dir, is_dir(PHOTOS_DIR) ? "'" : "",
-             is_dir(PHOTOS_DIR) ? PHOTOS_DIR : "", is_dir(PHOTOS_DIR) ? "'" : "", dir);
-    int rc = system(cmd);
-    if (rc != 0) {
-        char log[1500] = "";
-        char *lp = zt_path(dir, "generator.log");
-        FILE *f = fopen(lp, "r");
-        if (f) {
-            size_t got = fread(log, 1, sizeof log - 1, f);
-            log[got] = '\0';
-            fclose(f);
-        }
-        free(lp);
-        snprintf(why, n, "%.300s failed (status %d): %.1400s", SCRIPT, rc, log);
-        free(dir);
-        return NULL;
-    }
-    return dir;
-}
-
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
-    char why[2048];
-    char *dir = generate_cases(why, sizeof why);
-    if (dir) {
-        snprintf(generated_dir, sizeof generated_dir, "%s", dir);
-        setenv("ZOO_IMAGE_CASES", dir, 1);
-        free(dir);
-    } else {
-        setenv("ZOO_IMAGE_CASES_ERROR", why, 1);
-    }
+    zt_generate_cases_once(SCRIPT, is_dir(PHOTOS_DIR) ? PHOTOS_DIR : NULL, "image-cases",
+                           "ZOO_IMAGE_CASES");
 }
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    if (generated_dir[0] && !getenv("ZOO_IMAGE_KEEP"))
-        zt_rmtree(generated_dir);
+    zt_generated_cases_cleanup("ZOO_IMAGE_CASES");
 }
 
-static const char *cases_dir(void)
-{
-    const char *err = getenv("ZOO_IMAGE_CASES_ERROR");
-    cr_assert(err == NULL, "generating the image cases failed: %s", err);
-    const char *d = getenv("ZOO_IMAGE_CASES");
-    cr_assert(d && *d, "ZOO_IMAGE_CASES is not set (the PRE_ALL hook did not run)");
-    return d;
-}
-
-static char *case_path(const char *name) { return zt_path(cases_dir(), name); }
+static char *case_path(const char *name) { return zt_path(zt_cases_dir("ZOO_IMAGE_CASES"), name); }
 
 static json_t *manifest(void)
 {

@@ -277,3 +277,69 @@ char *zt_read_text_or_die(const char *path)
     cr_assert_not_null(t, "cannot read %s", path);
     return t;
 }
+
+static char *make_cases_dir(const char *stem, char *why, size_t n)
+{
+    char base[1024];
+    snprintf(base, sizeof base, "%s", ZOO_TEST_TMPDIR_DEFAULT);
+    if (mkdir(base, 0777) != 0 && errno != EEXIST)
+        snprintf(base, sizeof base, "%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    char *dir = malloc(strlen(base) + strlen(stem) + 16);
+    if (!dir) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    sprintf(dir, "%s/%s-XXXXXX", base, stem);
+    if (!mkdtemp(dir)) {
+        snprintf(why, n, "mkdtemp(%s): %s", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+void zt_generate_cases_once(const char *script, const char *extra, const char *stem,
+                            const char *env)
+{
+    char why[2048] = "", env_error[128];
+    snprintf(env_error, sizeof env_error, "%s_ERROR", env);
+    char *dir = make_cases_dir(stem, why, sizeof why);
+    if (dir) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "'%s' '%s' '%s' %s%s%s > '%s/generator.log' 2>&1",
+                 ZOO_TEST_PYTHON, script, dir, extra ? "'" : "", extra ? extra : "",
+                 extra ? "'" : "", dir);
+        int rc = system(cmd);
+        if (rc == 0) {
+            setenv(env, dir, 1);
+            free(dir);
+            return;
+        }
+        char *log_path = zt_path(dir, "generator.log");
+        char *log = zt_read_text(log_path);
+        snprintf(why, sizeof why, "%.300s failed (status %d): %.1400s", script, rc,
+                 log ? log : "(no log)");
+        free(log);
+        free(log_path);
+        free(dir);
+    }
+    setenv(env_error, why, 1);
+}
+
+const char *zt_cases_dir(const char *env)
+{
+    char env_error[128];
+    snprintf(env_error, sizeof env_error, "%s_ERROR", env);
+    const char *err = getenv(env_error);
+    cr_assert(err == NULL, "generating the test cases failed: %s", err);
+    const char *d = getenv(env);
+    cr_assert(d && *d, "%s is not set (the PRE_ALL hook did not run)", env);
+    return d;
+}
+
+void zt_generated_cases_cleanup(const char *env)
+{
+    const char *d = getenv(env);
+    if (d && *d && !getenv("ZOO_TEST_KEEP"))
+        zt_rmtree(d);
+}

@@ -69,6 +69,17 @@ char *zt_tmpdir_or_die(void);
 void zt_rmtree(const char *path);
 /* dir + "/" + name, malloc'ed. */
 char *zt_path(const char *dir, const char *name);
+/* Fixture generators (a Python script run once per test binary, from a
+ * Criterion PRE_ALL hook): runs `ZOO_TEST_PYTHON script DIR [extra]` into a
+ * fresh directory named after `stem` and publishes it in $ENV (or the
+ * failure, with the script's log, in $ENV_ERROR) for the test processes.
+ * zt_cases_dir(ENV) returns it or fails the test with that log; the
+ * cleanup removes it unless $ZOO_TEST_KEEP is set. */
+void zt_generate_cases_once(const char *script, const char *extra, const char *stem,
+                            const char *env);
+const char *zt_cases_dir(const char *env);
+void zt_generated_cases_cleanup(const char *env);
+
 /* A file's whole content, NUL-terminated (malloc'ed); NULL if it cannot
  * be opened. The _or_die form fails the test instead. */
 char *zt_read_text(const char *path);
