@@ -119,3 +119,63 @@ void zoo_activation_apply(zoo_activation act, float *x, size_t n, int row)
         break;
     }
 }
+
+/* ------------------------------------------------------------------ */
+/* Derivatives                                                         */
+/* ------------------------------------------------------------------ */
+
+zoo_status zoo_activation_backward(zoo_activation act, const float *x,
+                                   const float *y, float *dy, size_t n,
+                                   int row)
+{
+    switch (act) {
+    case ZOO_ACT_LINEAR:
+        break;
+    case ZOO_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            if (!(y[i] > 0.0f))
+                dy[i] = 0.0f;
+        break;
+    case ZOO_ACT_RELU6:
+        for (size_t i = 0; i < n; i++)
+            if (!(y[i] > 0.0f && y[i] < 6.0f))
+                dy[i] = 0.0f;
+        break;
+    case ZOO_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++)
+            dy[i] *= y[i] * (1.0f - y[i]);
+        break;
+    case ZOO_ACT_TANH:
+        for (size_t i = 0; i < n; i++)
+            dy[i] *= 1.0f - y[i] * y[i];
+        break;
+    case ZOO_ACT_SOFTMAX: {
+        /* dx = y * (dy - sum(dy * y)) per row. */
+        size_t r = row > 0 ? (size_t)row : n;
+        for (size_t off = 0; off < n; off += r) {
+            size_t len = n - off < r ? n - off : r;
+            double dot = 0.0;
+            for (size_t i = 0; i < len; i++)
+                dot += (double)dy[off + i] * y[off + i];
+            for (size_t i = 0; i < len; i++)
+                dy[off + i] = y[off + i] * (dy[off + i] - (float)dot);
+        }
+        break;
+    }
+    case ZOO_ACT_SWISH:
+        if (!x)
+            return zoo_error(ZOO_ERR_UNSUPPORTED,
+                             "swish backward needs the activation's input");
+        for (size_t i = 0; i < n; i++) {
+            float s = sigmoidf(x[i]);
+            dy[i] *= s + x[i] * s * (1.0f - s);
+        }
+        break;
+    case ZOO_ACT_HARD_SIGMOID:
+        /* Slope 1/6 inside (-3, 3), where the output is strictly in (0, 1). */
+        for (size_t i = 0; i < n; i++)
+            dy[i] = (y[i] > 0.0f && y[i] < 1.0f) ? dy[i] / 6.0f : 0.0f;
+        break;
+    }
+    return ZOO_OK;
+}

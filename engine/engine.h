@@ -306,6 +306,16 @@ zoo_tensor *zoo_layer_weight(zoo_layer *l, int i);
 const char *zoo_layer_weight_name(const zoo_layer *l, int i); /* "kernel" */
 bool zoo_layer_weight_trainable(const zoo_layer *l, int i);
 size_t zoo_layer_param_count(const zoo_layer *l);
+/* Redraws the layer's weights from their initialisers (Glorot uniform
+ * kernels, zero biases, BN ones/zeros) with a generator seeded by `seed`
+ * alone, so the result depends on nothing else (not on the graph's seed or
+ * on layers built before it). */
+zoo_status zoo_layer_initialize(zoo_layer *l, unsigned long long seed);
+/* Keras kernel_regularizer=L2(l2): adds l2 * sum(kernel^2) to the training
+ * loss (Conv2D, DepthwiseConv2D, SeparableConv2D (both kernels), Dense).
+ * 0 removes it. */
+zoo_status zoo_layer_set_kernel_l2(zoo_layer *l, float l2);
+float zoo_layer_kernel_l2(const zoo_layer *l);
 /* Output of the layer's i-th call (Keras layer.output is call 0). */
 zoo_sym *zoo_layer_output(const zoo_layer *l, int call);
 
@@ -386,6 +396,296 @@ zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
 /* Writes the legacy save_weights layout, which Keras's load_weights
  * reads: temporary file, then rename. */
 zoo_status zoo_model_save_weights(const zoo_model *m, const char *path);
+
+/* ------------------------------------------------------------------ */
+/* Freezing                                                            */
+/* ------------------------------------------------------------------ */
+
+/* model.trainable = value: sets every layer of model.layers. */
+void zoo_model_set_trainable(zoo_model *m, bool trainable);
+/* Freezes model.layers before the layer named `name` and makes that layer
+ * and every later one trainable (Keras's layers[:i] / layers[i:] recipe;
+ * "from L" includes L). Unknown name: ZOO_ERR_NOT_FOUND, nothing changed. */
+zoo_status zoo_model_unfreeze_from(zoo_model *m, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Losses and metrics                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    ZOO_LOSS_CATEGORICAL_CROSSENTROPY = 0,
+    ZOO_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+    ZOO_LOSS_BINARY_CROSSENTROPY,
+    ZOO_LOSS_MEAN_SQUARED_ERROR,
+    ZOO_LOSS_MEAN_ABSOLUTE_ERROR,
+} zoo_loss_kind;
+
+typedef struct {
+    zoo_loss_kind kind;
+    bool from_logits;      /* predictions are logits, not probabilities */
+    float label_smoothing; /* categorical and binary cross-entropy */
+} zoo_loss;
+
+/* Keras names: "categorical_crossentropy", "sparse_categorical_crossentropy",
+ * "binary_crossentropy", "mean_squared_error" (also "mse"),
+ * "mean_absolute_error" ("mae"). Parse returns -1 if unknown. */
+const char *zoo_loss_name(zoo_loss_kind kind);
+int zoo_loss_parse(const char *name);
+
+/* The batch loss as Keras computes it ("sum_over_batch_size": the mean of
+ * the per-sample losses over the batch's actual size) for predictions
+ * y_pred (batch, ..., classes) against y_true: the same shape, or for the
+ * sparse loss class indices stored as floats, shape (batch,) or (batch, 1).
+ * Probabilities are renormalised and clipped to [1e-7, 1 - 1e-7] as in
+ * Keras. If `grad` is not NULL it is overwritten with dLoss/dy_pred (the
+ * shape of y_pred). */
+zoo_status zoo_loss_compute(const zoo_loss *loss, const zoo_tensor *y_pred,
+                            const zoo_tensor *y_true, double *value,
+                            zoo_tensor *grad);
+
+typedef enum {
+    ZOO_METRIC_ACCURACY = 0,   /* Keras "accuracy": categorical, sparse or
+                                  binary (threshold 0.5) as the loss implies */
+    ZOO_METRIC_TOP_K_ACCURACY, /* Keras top_k_categorical_accuracy */
+} zoo_metric_kind;
+
+typedef struct {
+    zoo_metric_kind kind;
+    int k; /* top-k: 0 means Keras's 5 */
+} zoo_metric;
+
+/* The history key Keras uses: "accuracy"; "top_k_categorical_accuracy"
+ * ("sparse_top_k_categorical_accuracy" with the sparse loss). */
+const char *zoo_metric_name(const zoo_metric *metric, zoo_loss_kind loss);
+/* Adds to *correct the number of samples of the batch the metric counts
+ * as right (labels as zoo_loss_compute takes them for `loss`). */
+zoo_status zoo_metric_count(const zoo_metric *metric, zoo_loss_kind loss,
+                            const zoo_tensor *y_pred, const zoo_tensor *y_true,
+                            double *correct);
+
+/* ------------------------------------------------------------------ */
+/* Optimizers                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    ZOO_OPT_SGD = 0,
+    ZOO_OPT_RMSPROP,
+    ZOO_OPT_ADAM,
+    ZOO_OPT_ADAMW,
+} zoo_optimizer_kind;
+
+/* Learning-rate schedules, evaluated at the optimizer's step count before
+ * the update (0 on the first batch), as Keras's LearningRateSchedule. */
+typedef enum {
+    ZOO_SCHEDULE_CONSTANT = 0,
+    ZOO_SCHEDULE_STEP,        /* lr * decay_rate ^ floor(step / decay_steps) */
+    ZOO_SCHEDULE_EXPONENTIAL, /* Keras ExponentialDecay (staircase option) */
+    ZOO_SCHEDULE_COSINE,      /* Keras CosineDecay(decay_steps, alpha) */
+} zoo_schedule_kind;
+
+typedef struct {
+    zoo_schedule_kind kind;
+    int decay_steps;
+    float decay_rate;
+    bool staircase;
+    float alpha; /* cosine: the floor as a fraction of the initial rate */
+} zoo_lr_schedule;
+
+/* Zero fields mean Keras 3's defaults: learning_rate 0.01 (SGD) or 0.001,
+ * momentum 0, rho 0.9, beta_1 0.9, beta_2 0.999, epsilon 1e-7, weight
+ * decay none (AdamW: 0.004), no clipping, constant rate. */
+typedef struct {
+    zoo_optimizer_kind kind;
+    float learning_rate;
+    float momentum;  /* SGD, RMSprop */
+    bool nesterov;   /* SGD */
+    float rho;       /* RMSprop */
+    bool centered;   /* RMSprop */
+    float beta_1, beta_2;
+    float epsilon;
+    bool amsgrad;    /* Adam, AdamW */
+    float weight_decay; /* decoupled: w -= w * weight_decay * lr */
+    float clipnorm;        /* per-variable norm clip */
+    float clipvalue;       /* elementwise clip */
+    float global_clipnorm; /* clip over all variables together */
+    zoo_lr_schedule schedule;
+} zoo_optimizer_cfg;
+
+/* "sgd" "rmsprop" "adam" "adamw" (-1 if unknown). */
+const char *zoo_optimizer_name(zoo_optimizer_kind kind);
+int zoo_optimizer_parse(const char *name);
+
+typedef struct zoo_optimizer zoo_optimizer;
+zoo_optimizer *zoo_optimizer_new(const zoo_optimizer_cfg *cfg);
+void zoo_optimizer_free(zoo_optimizer *o);
+/* One step over n variables: clip, weight decay, update. Slot state
+ * (momenta) is kept per position, so pass the same variables in the same
+ * order every step. The step count starts at 1 on the first call. */
+zoo_status zoo_optimizer_apply(zoo_optimizer *o, zoo_tensor *const *vars,
+                               const zoo_tensor *const *grads, int n);
+/* Steps taken so far (Keras's optimizer.iterations). */
+long long zoo_optimizer_iterations(const zoo_optimizer *o);
+/* The rate the next step will use (schedule and any scaling applied). */
+double zoo_optimizer_learning_rate(const zoo_optimizer *o);
+/* Multiplies every future rate by `factor` (ReduceLROnPlateau). */
+void zoo_optimizer_scale_learning_rate(zoo_optimizer *o, double factor);
+
+/* ------------------------------------------------------------------ */
+/* Datasets                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Per-load options handed to a dataset by the training loop. */
+typedef struct {
+    bool augment;            /* training batch with augmentation asked */
+    unsigned long long seed; /* distinct per batch and epoch */
+} zoo_load_ctx;
+
+/* A source of (x, y) samples, streamed batch by batch. Anyone may fill
+ * one (the image-folder dataset in <zoo/preprocess.h> does); `release`
+ * frees `ctx` when the dataset is freed. */
+typedef struct zoo_dataset {
+    int count;                       /* samples */
+    int x_rank;                      /* one sample, batch axis excluded */
+    int x_shape[ZOO_MAX_RANK - 1];
+    int y_rank;
+    int y_shape[ZOO_MAX_RANK - 1];
+    void *ctx;
+    /* Writes samples idx[0..n) into x and y (rows of the shapes above).
+     * A sample that cannot be read may be dropped: rows are packed at the
+     * front and *kept says how many were written. An error stops training. */
+    zoo_status (*load)(void *ctx, const int *idx, int n, float *x, float *y,
+                       int *kept, const zoo_load_ctx *lc);
+    void (*release)(void *ctx);
+} zoo_dataset;
+
+/* In-memory samples: x (count, ...) and y (count, ...); copies them. */
+zoo_dataset *zoo_dataset_from_tensors(const zoo_tensor *x, const zoo_tensor *y);
+/* Samples [start, start + count) of `d`, which must outlive the slice. */
+zoo_dataset *zoo_dataset_slice(zoo_dataset *d, int start, int count);
+void zoo_dataset_free(zoo_dataset *d);
+
+/* ------------------------------------------------------------------ */
+/* compile / fit / evaluate                                            */
+/* ------------------------------------------------------------------ */
+
+#define ZOO_MAX_METRICS 4
+
+typedef struct {
+    zoo_loss loss;
+    zoo_optimizer_cfg optimizer;
+    zoo_metric metrics[ZOO_MAX_METRICS];
+    int n_metrics;
+} zoo_compile_opts;
+
+/* Keras's compile: sets the loss, metrics and a fresh optimizer (and reads
+ * which layers are trainable, as Keras's compile does). The model must
+ * have one input and one output. */
+zoo_status zoo_model_compile(zoo_model *m, const zoo_compile_opts *opts);
+
+typedef struct zoo_history zoo_history;
+
+/* Keras's monitor values: "loss", "val_loss", "accuracy", "val_accuracy",
+ * ...; modes follow Keras's "auto" (accuracy-like: max, else min). */
+typedef struct {
+    bool enabled;
+    const char *monitor;  /* NULL: "val_loss" */
+    float min_delta;
+    int patience;
+    bool restore_best_weights;
+} zoo_early_stopping;
+
+typedef struct {
+    bool enabled;
+    const char *path;     /* .h5 full model, written atomically */
+    const char *monitor;  /* NULL: "val_loss" */
+    bool save_best_only;
+} zoo_checkpoint;
+
+typedef struct {
+    bool enabled;
+    const char *monitor;  /* NULL: "val_loss" */
+    float factor;         /* 0: 0.1 */
+    int patience;         /* 0: 10 */
+    float min_delta;      /* 0: 1e-4 */
+    int cooldown;
+    float min_lr;
+} zoo_reduce_lr;
+
+typedef struct {
+    int epochs;              /* literal: 0 trains nothing */
+    int batch_size;          /* 0: 32 */
+    bool no_shuffle;         /* Keras shuffles each epoch by default */
+    unsigned long long seed; /* shuffling, dropout and augmentation */
+    bool augment;            /* ask the dataset for augmented training samples */
+    float validation_split;  /* hold out the last fraction (before shuffling) */
+    zoo_dataset *validation_data; /* used instead of a split when set */
+    int verbose;             /* 0 quiet (default), 1 progress bar on a
+                                terminal, 2 one line per epoch */
+    FILE *log;               /* where progress goes; NULL: stdout */
+    int threads;             /* 0: zoo_default_threads() */
+    zoo_early_stopping early_stopping;
+    zoo_checkpoint checkpoint;
+    zoo_reduce_lr reduce_lr;
+    const char *csv_path;    /* CSVLogger: epoch,<keys...> written per epoch */
+    /* Called after each epoch (epoch counts from 0); return false to stop. */
+    bool (*on_epoch_end)(int epoch, const zoo_history *h, void *user);
+    void *user;
+} zoo_fit_opts;
+
+/* Trains a compiled model (Keras fit). Returns ZOO_OK when the epochs ran
+ * or a callback stopped them; on failure (for example a NaN loss, named
+ * with its epoch and batch) the error is set. Either way *history, if not
+ * NULL, receives the epochs that completed (free with zoo_history_free). */
+zoo_status zoo_model_fit(zoo_model *m, zoo_dataset *train,
+                         const zoo_fit_opts *opts, zoo_history **history);
+
+/* Loss and metrics of a compiled model over a dataset in inference mode
+ * (metrics[i] in compile order; either pointer may be NULL). */
+zoo_status zoo_model_evaluate(zoo_model *m, zoo_dataset *data, int batch_size,
+                              int threads, double *loss, double *metrics);
+
+/* One optimizer step on one batch (Keras train_on_batch); loss and
+ * metrics of that batch before the step (either may be NULL). */
+zoo_status zoo_model_train_on_batch(zoo_model *m, const zoo_tensor *x,
+                                    const zoo_tensor *y, int threads,
+                                    double *loss, double *metrics);
+
+/* History: per-epoch values under Keras's keys ("loss", "accuracy",
+ * "val_loss", "val_accuracy", "learning_rate"). */
+int zoo_history_epochs(const zoo_history *h);
+int zoo_history_key_count(const zoo_history *h);
+const char *zoo_history_key(const zoo_history *h, int i);
+/* Value of `key` after epoch `epoch`; NAN if absent. */
+double zoo_history_get(const zoo_history *h, const char *key, int epoch);
+/* CSV as Keras's CSVLogger writes it: "epoch,<keys sorted>" then rows. */
+zoo_status zoo_history_save_csv(const zoo_history *h, const char *path);
+void zoo_history_free(zoo_history *h);
+
+/* ------------------------------------------------------------------ */
+/* Whole models in one file, with what travels with them               */
+/* ------------------------------------------------------------------ */
+
+/* Class names (for a classifier's output units) and free-form string
+ * attributes (zoo uses "preprocess" and "base_model") kept with the model
+ * and saved in its .h5. Strings are copied. */
+zoo_status zoo_model_set_class_names(zoo_model *m, const char *const *names, int n);
+int zoo_model_class_name_count(const zoo_model *m);
+const char *zoo_model_class_name(const zoo_model *m, int i);
+zoo_status zoo_model_set_attr(zoo_model *m, const char *key, const char *value);
+const char *zoo_model_attr(const zoo_model *m, const char *key); /* NULL if unset */
+
+/* Keras's model.save("x.h5"): root attribute `model_config` (the JSON of
+ * zoo_model_to_json), `keras_version`, `backend`, group `model_weights` in
+ * the save_weights layout; class names and attributes as extra root
+ * attributes Keras ignores. Temporary file, then rename. */
+zoo_status zoo_model_save(const zoo_model *m, const char *path);
+/* Rebuilds a model from a full-model .h5 (Keras 3 or tf.keras 2 config
+ * JSON: Functional/Model or Sequential of the layer classes zoo knows) and
+ * loads its weights, class names and attributes. */
+zoo_model *zoo_model_load(const char *path);
+/* The model a Keras model_config JSON describes, weights initialised from
+ * `seed` (Keras's model_from_json). */
+zoo_model *zoo_model_from_json(const char *json, unsigned long long seed);
 
 /* Threads used when opts->threads is 0: $ZOO_NUM_THREADS if set and valid,
  * else the number of online cores. */

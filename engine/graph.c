@@ -152,6 +152,25 @@ static uint64_t next_u64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* Fills `t` as initialiser `init` would, drawing from `rng`. */
+static void fill_weight(zoo_tensor *t, zoo_init init, int fan_in, int fan_out,
+                        uint64_t *rng)
+{
+    float *d = t->data;
+    if (init == ZOO_INIT_ONES) {
+        for (size_t i = 0; i < t->size; i++)
+            d[i] = 1.0f;
+    } else if (init == ZOO_INIT_ZEROS) {
+        memset(d, 0, t->size * sizeof *d);
+    } else if (init == ZOO_INIT_GLOROT_UNIFORM) {
+        double limit = sqrt(6.0 / (double)(fan_in + fan_out > 0 ? fan_in + fan_out : 1));
+        for (size_t i = 0; i < t->size; i++) {
+            double u = (double)(next_u64(rng) >> 11) * 0x1.0p-53;
+            d[i] = (float)((2.0 * u - 1.0) * limit);
+        }
+    }
+}
+
 zoo_tensor *zoo_layer_add_weight(zoo_layer *l, const char *name, int rank,
                                  const int *shape, zoo_init init,
                                  int fan_in, int fan_out, bool trainable)
@@ -171,19 +190,28 @@ zoo_tensor *zoo_layer_add_weight(zoo_layer *l, const char *name, int rank,
                   l->kind->class_name, l->name, name);
         return NULL;
     }
-    float *d = t->data;
-    if (init == ZOO_INIT_ONES) {
-        for (size_t i = 0; i < t->size; i++)
-            d[i] = 1.0f;
-    } else if (init == ZOO_INIT_GLOROT_UNIFORM && !l->graph->skip_random_init) {
-        double limit = sqrt(6.0 / (double)(fan_in + fan_out > 0 ? fan_in + fan_out : 1));
-        for (size_t i = 0; i < t->size; i++) {
-            double u = (double)(next_u64(&l->graph->rng) >> 11) * 0x1.0p-53;
-            d[i] = (float)((2.0 * u - 1.0) * limit);
-        }
-    }
-    l->weights[l->n_weights++] = (zoo_weight){wname, t, trainable};
+    /* A fresh tensor is zero already; random kernels are left at zero when
+     * weights are about to be loaded. */
+    if (init == ZOO_INIT_ONES ||
+        (init == ZOO_INIT_GLOROT_UNIFORM && !l->graph->skip_random_init))
+        fill_weight(t, init, fan_in, fan_out, &l->graph->rng);
+    l->weights[l->n_weights++] = (zoo_weight){wname, t, trainable, init, fan_in, fan_out};
     return t;
+}
+
+zoo_status zoo_layer_initialize(zoo_layer *l, unsigned long long seed)
+{
+    if (!l)
+        return zoo_error(ZOO_ERR_ARGUMENT, "zoo_layer_initialize: layer is NULL");
+    if (!l->built)
+        return zoo_error(ZOO_ERR_ARGUMENT,
+                         "zoo_layer_initialize: layer %s has no weights yet (call it first)",
+                         l->name);
+    uint64_t rng = seed;
+    for (int i = 0; i < l->n_weights; i++)
+        fill_weight(l->weights[i].value, l->weights[i].init, l->weights[i].fan_in,
+                    l->weights[i].fan_out, &rng);
+    return ZOO_OK;
 }
 
 const zoo_tensor *zoo_layer_find_weight(const zoo_layer *l, const char *name)

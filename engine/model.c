@@ -123,6 +123,8 @@ void zoo_model_free(zoo_model *m)
     free(m->outputs);
     free(m->layers);
     free(m->nodes);
+    zoo_training_free(m->training);
+    zoo_model_meta_free(m);
     zoo_graph_release(m->graph);
     free(m);
 }

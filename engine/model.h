@@ -17,6 +17,18 @@ struct zoo_model {
                            order where each comes after its inputs */
     int n_nodes;
     bool sequential;
+    char **class_names; /* what each output unit means (may be none) */
+    int n_class_names;
+    struct zoo_model_attr {
+        char *key, *value;
+    } *attrs;
+    int n_attrs;
+    struct zoo_training *training; /* set by zoo_model_compile */
 };
+
+/* Frees what zoo_model_compile attached (engine/fit.c). */
+void zoo_training_free(struct zoo_training *t);
+/* Frees class names and attributes (engine/model_meta.c). */
+void zoo_model_meta_free(zoo_model *m);
 
 #endif

@@ -81,6 +81,65 @@ typedef struct {
  * Returns how many were written (min(top, n)). */
 int zoo_top_k(const float *scores, int n, int top, zoo_prediction *out);
 
+/* ------------------------------------------------------------------ */
+/* Image-folder datasets (Keras's image_dataset_from_directory layout)  */
+/* ------------------------------------------------------------------ */
+
+/* Random augmentation applied to training samples when the training loop
+ * asks for it (zoo_load_ctx.augment), in this order on the resized image
+ * before preprocess_input; every draw comes from the batch seed and the
+ * sample's position, so a seed replays exactly. Zero fields: off. */
+typedef struct {
+    bool flip;          /* horizontal flip with probability 1/2 */
+    float crop;         /* random crop keeping >= (1 - crop) of each side,
+                           resized back (bilinear) */
+    float rotation;     /* degrees: uniform in [-rotation, rotation],
+                           bilinear, edges filled with the nearest pixel */
+    float brightness;   /* add uniform [-b, b] * 255 to every channel,
+                           clipped to [0, 255] */
+} zoo_augment;
+
+typedef struct {
+    int height, width;          /* target size (required) */
+    zoo_preprocess_mode mode;   /* preprocess_input of the chosen model */
+    zoo_resize_filter filter;   /* NEAREST by default, as load_img */
+    zoo_augment augment;
+    /* Called once per file that cannot be used (not an image zoo decodes,
+     * unreadable): such files are skipped and counted. NULL: silent. */
+    void (*warn)(const char *message, void *user);
+    void *user;
+} zoo_image_folder_opts;
+
+typedef struct zoo_image_folder zoo_image_folder;
+
+/* Scans `dir`: each immediate subfolder (sorted by name, byte order;
+ * names starting with '.' skipped) is a class, index = position; its
+ * files (.jpg .jpeg .png, any case; found recursively, sorted by path in
+ * byte order) are the samples, listed class after class. Files that are
+ * not decodable images are skipped (checked from their headers here, and
+ * again when a batch is read). Fewer than two classes, a class with no
+ * images, or no images at all is an error naming the folder. */
+zoo_image_folder *zoo_image_folder_open(const char *dir,
+                                        const zoo_image_folder_opts *opts);
+void zoo_image_folder_free(zoo_image_folder *f);
+int zoo_image_folder_count(const zoo_image_folder *f);        /* samples */
+int zoo_image_folder_skipped(const zoo_image_folder *f);      /* files dropped so far */
+int zoo_image_folder_class_count(const zoo_image_folder *f);
+const char *zoo_image_folder_class_name(const zoo_image_folder *f, int i);
+const char *zoo_image_folder_path(const zoo_image_folder *f, int i);
+int zoo_image_folder_label(const zoo_image_folder *f, int i);
+/* The folder as a dataset for zoo_model_fit: x (height, width, 3)
+ * preprocessed, y (1,) the class index as a float (sparse labels).
+ * Images are decoded per batch (streaming: nothing is kept in memory
+ * between batches); images already at the target size are not resampled.
+ * The dataset borrows `f`, which must outlive it. */
+zoo_dataset *zoo_image_folder_dataset(zoo_image_folder *f);
+
+/* Applies `aug` to an RGB float image (height, width, 3) in [0, 255] in
+ * place, drawing from a generator seeded with `seed`. */
+zoo_status zoo_augment_apply(const zoo_augment *aug, float *rgb, int height,
+                             int width, unsigned long long seed);
+
 #ifdef __cplusplus
 }
 #endif
