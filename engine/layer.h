@@ -30,6 +30,7 @@ typedef struct {
     int threads;
     bool training;       /* a training step (fit), not inference */
     uint64_t seed;       /* per-step randomness (dropout masks) */
+    int call;            /* which call of the layer runs (training forward) */
 } zoo_exec;
 
 /* How a weight is (re)initialised; ZOO_INIT_GLOROT uses fan_in/fan_out. */

@@ -4,6 +4,7 @@
 #include "engine/keras_layer_config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Elementwise layers: all inputs of one shape (no broadcasting). Unknown
@@ -65,6 +66,54 @@ static zoo_status elementwise(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Gradients of `elementwise`: Add passes dy to every input, the scaled sum
+ * dy and scale * dy, Multiply dy times the product of the other inputs
+ * (formed directly, not as y / x, so zeros are safe). */
+static zoo_status elementwise_backward(const zoo_layer *l,
+                                       const zoo_tensor *const *in, int n_in,
+                                       const zoo_tensor *dy,
+                                       zoo_tensor *const *dx,
+                                       const zoo_exec *ex, ew_op op,
+                                       float scale)
+{
+    const int64_t n = (int64_t)zoo_tensor_size(dy);
+    for (int i = 0; i < n_in; i++)
+        if ((int64_t)zoo_tensor_size(in[i]) != n ||
+            (dx && dx[i] && (int64_t)zoo_tensor_size(dx[i]) != n))
+            return zoo_error(ZOO_ERR_INTERNAL,
+                             "%s %s: input %d or its gradient does not have "
+                             "the output gradient's %lld values",
+                             l->kind->class_name, l->name, i, (long long)n);
+    if (!dx)
+        return ZOO_OK;
+    const float **xs = malloc((size_t)n_in * sizeof *xs);
+    if (!xs)
+        return zoo_error(ZOO_ERR_MEMORY, "%s %s: out of memory",
+                         l->kind->class_name, l->name);
+    for (int i = 0; i < n_in; i++)
+        xs[i] = zoo_tensor_cdata(in[i]);
+    const float *g = zoo_tensor_cdata(dy);
+    const int threads = zoo_exec_threads(ex);
+    for (int j = 0; j < n_in; j++) {
+        if (!dx[j])
+            continue;
+        float *d = zoo_tensor_data(dx[j]);
+        const float s = op == EW_SCALED && j == 1 ? scale : 1.0f;
+#pragma omp parallel for schedule(static) num_threads(threads) \
+    if (n > 32768)
+        for (int64_t k = 0; k < n; k++) {
+            float v = g[k] * s;
+            if (op == EW_MUL)
+                for (int i = 0; i < n_in; i++)
+                    if (i != j)
+                        v *= xs[i][k];
+            d[k] += v;
+        }
+    }
+    free(xs);
+    return ZOO_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Add / Multiply                                                      */
 /* ------------------------------------------------------------------ */
@@ -82,6 +131,32 @@ static zoo_status multiply_forward(const zoo_layer *l,
     return elementwise(l, in, n_in, out, ex, EW_MUL, 0.0f);
 }
 
+static zoo_status add_backward(const zoo_layer *l,
+                               const zoo_tensor *const *in, int n_in,
+                               const zoo_tensor *out, const zoo_tensor *dy,
+                               zoo_tensor *const *dx, zoo_tensor *const *dw,
+                               const zoo_exec *ex, void *saved)
+{
+    (void)out;
+    (void)dw;
+    (void)saved;
+    return elementwise_backward(l, in, n_in, dy, dx, ex, EW_ADD, 0.0f);
+}
+
+static zoo_status multiply_backward(const zoo_layer *l,
+                                    const zoo_tensor *const *in, int n_in,
+                                    const zoo_tensor *out,
+                                    const zoo_tensor *dy,
+                                    zoo_tensor *const *dx,
+                                    zoo_tensor *const *dw, const zoo_exec *ex,
+                                    void *saved)
+{
+    (void)out;
+    (void)dw;
+    (void)saved;
+    return elementwise_backward(l, in, n_in, dy, dx, ex, EW_MUL, 0.0f);
+}
+
 /* Keras 3 Add / Multiply.get_config(): the base Layer's only. */
 static zoo_status merge_config(const zoo_layer *l, void *json)
 {
@@ -95,6 +170,7 @@ static const zoo_layer_kind add_kind = {
     .max_inputs = -1,
     .infer = same_shape_infer,
     .forward = add_forward,
+    .backward = add_backward,
     .config = merge_config,
 };
 
@@ -105,6 +181,7 @@ static const zoo_layer_kind multiply_kind = {
     .max_inputs = -1,
     .infer = same_shape_infer,
     .forward = multiply_forward,
+    .backward = multiply_backward,
     .config = merge_config,
 };
 
@@ -132,6 +209,21 @@ static zoo_status scaled_sum_forward(const zoo_layer *l,
     return elementwise(l, in, n_in, out, ex, EW_SCALED, c->scale);
 }
 
+static zoo_status scaled_sum_backward(const zoo_layer *l,
+                                      const zoo_tensor *const *in, int n_in,
+                                      const zoo_tensor *out,
+                                      const zoo_tensor *dy,
+                                      zoo_tensor *const *dx,
+                                      zoo_tensor *const *dw,
+                                      const zoo_exec *ex, void *saved)
+{
+    (void)out;
+    (void)dw;
+    (void)saved;
+    const zoo_scaled_sum_cfg *c = l->cfg;
+    return elementwise_backward(l, in, n_in, dy, dx, ex, EW_SCALED, c->scale);
+}
+
 /* Keras 3 CustomScaleLayer.get_config() (inception_resnet_v2.py). */
 static zoo_status scaled_sum_config(const zoo_layer *l, void *json)
 {
@@ -150,6 +242,7 @@ static const zoo_layer_kind scaled_sum_kind = {
     .max_inputs = 2,
     .infer = same_shape_infer,
     .forward = scaled_sum_forward,
+    .backward = scaled_sum_backward,
     .config = scaled_sum_config,
 };
 
@@ -253,6 +346,59 @@ static zoo_status concat_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Each input's slice of the output gradient, added back: the forward's
+ * copy the other way. */
+static zoo_status concat_backward(const zoo_layer *l,
+                                  const zoo_tensor *const *in, int n_in,
+                                  const zoo_tensor *out, const zoo_tensor *dy,
+                                  zoo_tensor *const *dx,
+                                  zoo_tensor *const *dw, const zoo_exec *ex,
+                                  void *saved)
+{
+    (void)out;
+    (void)dw;
+    (void)saved;
+    const zoo_concat_cfg *c = l->cfg;
+    const int rank = zoo_tensor_rank(dy);
+    const int *os = zoo_tensor_shape(dy);
+    const int axis = concat_axis(c, rank);
+    if (axis < 0)
+        return zoo_error(ZOO_ERR_INTERNAL, "Concatenate %s: bad axis",
+                         l->name);
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= os[d];
+    for (int d = axis + 1; d < rank; d++)
+        inner *= os[d];
+    const int64_t out_row = (int64_t)os[axis] * inner;
+    const float *g = zoo_tensor_cdata(dy);
+    const int threads = zoo_exec_threads(ex);
+    int64_t col = 0;
+    for (int i = 0; i < n_in; i++) {
+        const int64_t row = (int64_t)zoo_tensor_shape(in[i])[axis] * inner;
+        if (col + row > out_row ||
+            (dx && dx[i] &&
+             (int64_t)zoo_tensor_size(dx[i]) != outer * row))
+            return zoo_error(ZOO_ERR_INTERNAL,
+                             "Concatenate %s: input %d's gradient does not "
+                             "fit the output gradient",
+                             l->name, i);
+        if (dx && dx[i]) {
+            float *d = zoo_tensor_data(dx[i]);
+#pragma omp parallel for schedule(static) num_threads(threads) \
+    if (outer * row > 32768)
+            for (int64_t o = 0; o < outer; o++) {
+                const float *gp = g + o * out_row + col;
+                float *dp = d + o * row;
+                for (int64_t k = 0; k < row; k++)
+                    dp[k] += gp[k];
+            }
+        }
+        col += row;
+    }
+    return ZOO_OK;
+}
+
 /* Keras 3 Concatenate.get_config(). */
 static zoo_status concat_config(const zoo_layer *l, void *json)
 {
@@ -271,6 +417,7 @@ static const zoo_layer_kind concat_kind = {
     .max_inputs = -1,
     .infer = concat_infer,
     .forward = concat_forward,
+    .backward = concat_backward,
     .config = concat_config,
 };
 

@@ -1,5 +1,6 @@
 /* ZeroPadding2D and Cropping2D on NHWC tensors. Both are one copy of rows
- * between two offsets, so they share the copy loop. */
+ * between two offsets, so they share the copy loop; their gradients are the
+ * same window added back the other way. */
 #include "engine/layer.h"
 #include "engine/keras_layer_config.h"
 
@@ -24,6 +25,47 @@ static void copy_window(const zoo_tensor *in, zoo_tensor *out, int rows,
             memcpy(y + (((int64_t)n * OH + oh0 + r) * OW + ow0) * C,
                    x + (((int64_t)n * H + ih0 + r) * W + iw0) * C,
                    (size_t)cols * C * sizeof(float));
+}
+
+/* Adds the rows x cols window of `src` at (sh0, sw0) into `dst` at
+ * (dh0, dw0). Each task owns whole rows of `dst`: no two write the same
+ * value. */
+static void add_window(const zoo_tensor *src, zoo_tensor *dst, int rows,
+                       int cols, int sh0, int sw0, int dh0, int dw0,
+                       const zoo_exec *ex)
+{
+    const int *ss = zoo_tensor_shape(src), *ds = zoo_tensor_shape(dst);
+    const int N = ss[0], SH = ss[1], SW = ss[2], C = ss[3];
+    const int DH = ds[1], DW = ds[2];
+    const int64_t len = (int64_t)cols * C;
+    const float *s = zoo_tensor_cdata(src);
+    float *d = zoo_tensor_data(dst);
+#pragma omp parallel for collapse(2) schedule(static) \
+    num_threads(zoo_exec_threads(ex)) if ((int64_t)N * rows * len > 32768)
+    for (int n = 0; n < N; n++)
+        for (int r = 0; r < rows; r++) {
+            const float *sp = s + (((int64_t)n * SH + sh0 + r) * SW + sw0) * C;
+            float *dp = d + (((int64_t)n * DH + dh0 + r) * DW + dw0) * C;
+            for (int64_t k = 0; k < len; k++)
+                dp[k] += sp[k];
+        }
+}
+
+/* The shapes backward was handed agree with each other (batch and
+ * channels) and with the window the caller will add. */
+static zoo_status window_check(const zoo_layer *l, const zoo_tensor *dy,
+                               const zoo_tensor *dx, int rows, int cols,
+                               int sh0, int sw0, int dh0, int dw0)
+{
+    const int *ss = zoo_tensor_shape(dy), *ds = zoo_tensor_shape(dx);
+    if (zoo_tensor_rank(dy) != 4 || zoo_tensor_rank(dx) != 4 ||
+        ss[0] != ds[0] || ss[3] != ds[3] || sh0 + rows > ss[1] ||
+        sw0 + cols > ss[2] || dh0 + rows > ds[1] || dw0 + cols > ds[2])
+        return zoo_error(ZOO_ERR_INTERNAL,
+                         "%s %s: the output gradient's shape does not fit "
+                         "the input's",
+                         l->kind->class_name, l->name);
+    return ZOO_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -57,6 +99,31 @@ static zoo_status zeropad_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Only the interior came from the input. */
+static zoo_status zeropad_backward(const zoo_layer *l,
+                                   const zoo_tensor *const *in, int n_in,
+                                   const zoo_tensor *out, const zoo_tensor *dy,
+                                   zoo_tensor *const *dx,
+                                   zoo_tensor *const *dw, const zoo_exec *ex,
+                                   void *saved)
+{
+    (void)in;
+    (void)n_in;
+    (void)out;
+    (void)dw;
+    (void)saved;
+    if (!dx || !dx[0])
+        return ZOO_OK;
+    const zoo_padding2d_cfg *c = l->cfg;
+    const int *is = zoo_tensor_shape(dx[0]);
+    zoo_status st = window_check(l, dy, dx[0], is[1], is[2], c->pad[0],
+                                 c->pad[2], 0, 0);
+    if (st != ZOO_OK)
+        return st;
+    add_window(dy, dx[0], is[1], is[2], c->pad[0], c->pad[2], 0, 0, ex);
+    return ZOO_OK;
+}
+
 /* Keras 3 ZeroPadding2D.get_config(): padding ((top, bottom), (left,
  * right)). */
 static zoo_status zeropad_config(const zoo_layer *l, void *json)
@@ -77,6 +144,7 @@ static const zoo_layer_kind zeropad_kind = {
     .max_inputs = 1,
     .infer = zeropad_infer,
     .forward = zeropad_forward,
+    .backward = zeropad_backward,
     .config = zeropad_config,
 };
 
@@ -137,6 +205,30 @@ static zoo_status crop_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* The cropped-away border gets no gradient. */
+static zoo_status crop_backward(const zoo_layer *l,
+                                const zoo_tensor *const *in, int n_in,
+                                const zoo_tensor *out, const zoo_tensor *dy,
+                                zoo_tensor *const *dx, zoo_tensor *const *dw,
+                                const zoo_exec *ex, void *saved)
+{
+    (void)in;
+    (void)n_in;
+    (void)out;
+    (void)dw;
+    (void)saved;
+    if (!dx || !dx[0])
+        return ZOO_OK;
+    const zoo_cropping2d_cfg *c = l->cfg;
+    const int *os = zoo_tensor_shape(dy);
+    zoo_status st = window_check(l, dy, dx[0], os[1], os[2], 0, 0,
+                                 c->crop[0], c->crop[2]);
+    if (st != ZOO_OK)
+        return st;
+    add_window(dy, dx[0], os[1], os[2], 0, 0, c->crop[0], c->crop[2], ex);
+    return ZOO_OK;
+}
+
 /* Keras 3 Cropping2D.get_config(): cropping ((top, bottom), (left,
  * right)). */
 static zoo_status crop_config(const zoo_layer *l, void *json)
@@ -157,6 +249,7 @@ static const zoo_layer_kind crop_kind = {
     .max_inputs = 1,
     .infer = crop_infer,
     .forward = crop_forward,
+    .backward = crop_backward,
     .config = crop_config,
 };
 

@@ -1,5 +1,7 @@
 /* 2-D pooling over NHWC: MaxPooling2D, AveragePooling2D and the global
- * average / max pools. */
+ * average / max pools, with their gradients. Max pools send each output's
+ * gradient to the FIRST maximum of its window in row-major order (as TF
+ * does); padded cells never take part. */
 #include "engine/layer.h"
 #include "engine/keras_layer_config.h"
 
@@ -102,6 +104,125 @@ static zoo_status pool_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* Channels handled per backward task: windows overlap when the stride is
+ * smaller than the pool, so tasks split the batch and the channels, never
+ * the positions, and no two write the same gradient value. */
+#define POOL_CHUNK 64
+
+/* Shapes handed to a backward pass agree: x and dx alike, dy and out alike,
+ * same batch and channels. */
+static zoo_status pool_grad_check(const zoo_layer *l, const zoo_tensor *x,
+                                  const zoo_tensor *out, const zoo_tensor *dy,
+                                  const zoo_tensor *dx)
+{
+    bool ok = zoo_tensor_rank(x) == 4 && zoo_tensor_rank(dx) == 4 &&
+              zoo_tensor_size(dy) == zoo_tensor_size(out) &&
+              zoo_tensor_rank(dy) == zoo_tensor_rank(out);
+    for (int d = 0; ok && d < 4; d++)
+        ok = zoo_tensor_shape(x)[d] == zoo_tensor_shape(dx)[d];
+    ok = ok && zoo_tensor_shape(dy)[0] == zoo_tensor_shape(x)[0] &&
+         zoo_tensor_shape(dy)[zoo_tensor_rank(dy) - 1] ==
+             zoo_tensor_shape(x)[3];
+    if (!ok)
+        return zoo_error(ZOO_ERR_INTERNAL,
+                         "%s %s: gradient shapes do not match the call's",
+                         l->kind->class_name, l->name);
+    return ZOO_OK;
+}
+
+static zoo_status pool_backward(const zoo_layer *l,
+                                const zoo_tensor *const *in, int n_in,
+                                const zoo_tensor *out, const zoo_tensor *dy,
+                                zoo_tensor *const *dx, zoo_tensor *const *dw,
+                                const zoo_exec *ex, void *saved)
+{
+    (void)n_in;
+    (void)dw;
+    (void)saved;
+    if (!dx || !dx[0])
+        return ZOO_OK;
+    zoo_status st = pool_grad_check(l, in[0], out, dy, dx[0]);
+    if (st != ZOO_OK)
+        return st;
+    const zoo_pool2d_cfg *c = l->cfg;
+    const bool is_max = l->kind == &max_pool_kind;
+    const int *is = zoo_tensor_shape(in[0]);
+    const int *os = zoo_tensor_shape(dy);
+    const int N = is[0], H = is[1], W = is[2], C = is[3];
+    const int OH = os[1], OW = os[2];
+    const int kh = c->pool[0], kw = c->pool[1];
+    const int sh = c->strides[0], sw = c->strides[1];
+    const int pt = c->padding == ZOO_PAD_SAME
+                       ? zoo_same_pad_before(H, kh, sh, 1) : 0;
+    const int pl = c->padding == ZOO_PAD_SAME
+                       ? zoo_same_pad_before(W, kw, sw, 1) : 0;
+    const int n_chunks = (C + POOL_CHUNK - 1) / POOL_CHUNK;
+    const float *x = zoo_tensor_cdata(in[0]);
+    const float *g = zoo_tensor_cdata(dy);
+    float *d = zoo_tensor_data(dx[0]);
+
+#pragma omp parallel for collapse(2) schedule(static) \
+    num_threads(zoo_exec_threads(ex))
+    for (int n = 0; n < N; n++) {
+        for (int ck = 0; ck < n_chunks; ck++) {
+            const int c0 = ck * POOL_CHUNK;
+            const int cn = C - c0 < POOL_CHUNK ? C - c0 : POOL_CHUNK;
+            float best[POOL_CHUNK];
+            int64_t arg[POOL_CHUNK];
+            for (int oh = 0; oh < OH; oh++) {
+                int h0 = oh * sh - pt, h1 = h0 + kh;
+                h0 = h0 < 0 ? 0 : h0;
+                h1 = h1 > H ? H : h1;
+                for (int ow = 0; ow < OW; ow++) {
+                    int w0 = ow * sw - pl, w1 = w0 + kw;
+                    w0 = w0 < 0 ? 0 : w0;
+                    w1 = w1 > W ? W : w1;
+                    int count = (h1 - h0) * (w1 - w0);
+                    if (count <= 0)
+                        continue;
+                    const float *gp =
+                        g + (((int64_t)n * OH + oh) * OW + ow) * C + c0;
+                    if (is_max) {
+                        /* The window's first cell, then strictly greater
+                         * ones: the first maximum wins, as in forward. */
+                        int64_t first =
+                            (((int64_t)n * H + h0) * W + w0) * C + c0;
+                        for (int k = 0; k < cn; k++) {
+                            best[k] = x[first + k];
+                            arg[k] = first + k;
+                        }
+                        for (int h = h0; h < h1; h++) {
+                            for (int w = w0; w < w1; w++) {
+                                int64_t off =
+                                    (((int64_t)n * H + h) * W + w) * C + c0;
+                                for (int k = 0; k < cn; k++)
+                                    if (x[off + k] > best[k]) {
+                                        best[k] = x[off + k];
+                                        arg[k] = off + k;
+                                    }
+                            }
+                        }
+                        for (int k = 0; k < cn; k++)
+                            d[arg[k]] += gp[k];
+                    } else {
+                        /* The forward's divisor: valid cells only. */
+                        float inv = 1.0f / (float)count;
+                        for (int h = h0; h < h1; h++) {
+                            for (int w = w0; w < w1; w++) {
+                                float *dp = d +
+                                    (((int64_t)n * H + h) * W + w) * C + c0;
+                                for (int k = 0; k < cn; k++)
+                                    dp[k] += gp[k] * inv;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return ZOO_OK;
+}
+
 /* Keras 3 MaxPooling2D / AveragePooling2D.get_config() (BasePooling):
  * strides resolved, as Keras stores them (None becomes pool_size). */
 static zoo_status pool_config(const zoo_layer *l, void *json)
@@ -125,6 +246,7 @@ static const zoo_layer_kind max_pool_kind = {
     .max_inputs = 1,
     .infer = pool_infer,
     .forward = pool_forward,
+    .backward = pool_backward,
     .config = pool_config,
 };
 
@@ -135,6 +257,7 @@ static const zoo_layer_kind avg_pool_kind = {
     .max_inputs = 1,
     .infer = pool_infer,
     .forward = pool_forward,
+    .backward = pool_backward,
     .config = pool_config,
 };
 
@@ -249,6 +372,72 @@ static zoo_status global_forward(const zoo_layer *l,
     return ZOO_OK;
 }
 
+/* Average: dy / (H*W) to every position. Max: dy to the first maximum
+ * over positions in memory (row-major) order. keepdims changes only the
+ * shape: dy is (N, C) in memory either way. */
+static zoo_status global_backward(const zoo_layer *l,
+                                  const zoo_tensor *const *in, int n_in,
+                                  const zoo_tensor *out, const zoo_tensor *dy,
+                                  zoo_tensor *const *dx,
+                                  zoo_tensor *const *dw, const zoo_exec *ex,
+                                  void *saved)
+{
+    (void)n_in;
+    (void)dw;
+    (void)saved;
+    if (!dx || !dx[0])
+        return ZOO_OK;
+    zoo_status st = pool_grad_check(l, in[0], out, dy, dx[0]);
+    if (st != ZOO_OK)
+        return st;
+    const bool is_max = l->kind == &global_max_kind;
+    const int *is = zoo_tensor_shape(in[0]);
+    const int N = is[0], C = is[3];
+    const int64_t HW = (int64_t)is[1] * is[2];
+    const int n_chunks = (C + GLOBAL_CHUNK - 1) / GLOBAL_CHUNK;
+    const float *x = zoo_tensor_cdata(in[0]);
+    const float *g = zoo_tensor_cdata(dy);
+    float *d = zoo_tensor_data(dx[0]);
+
+#pragma omp parallel for collapse(2) schedule(static) \
+    num_threads(zoo_exec_threads(ex))
+    for (int n = 0; n < N; n++) {
+        for (int ck = 0; ck < n_chunks; ck++) {
+            const int c0 = ck * GLOBAL_CHUNK;
+            const int c1 = c0 + GLOBAL_CHUNK < C ? c0 + GLOBAL_CHUNK : C;
+            const float *gp = g + (int64_t)n * C;
+            const float *xn = x + (int64_t)n * HW * C;
+            float *dn = d + (int64_t)n * HW * C;
+            if (is_max) {
+                float best[GLOBAL_CHUNK];
+                int64_t arg[GLOBAL_CHUNK];
+                for (int k = c0; k < c1; k++) {
+                    best[k - c0] = xn[k];
+                    arg[k - c0] = k;
+                }
+                for (int64_t p = 1; p < HW; p++) {
+                    const float *xp = xn + p * C;
+                    for (int k = c0; k < c1; k++)
+                        if (xp[k] > best[k - c0]) {
+                            best[k - c0] = xp[k];
+                            arg[k - c0] = p * C + k;
+                        }
+                }
+                for (int k = c0; k < c1; k++)
+                    dn[arg[k - c0]] += gp[k];
+            } else {
+                float inv = 1.0f / (float)HW;
+                for (int64_t p = 0; p < HW; p++) {
+                    float *dp = dn + p * C;
+                    for (int k = c0; k < c1; k++)
+                        dp[k] += gp[k] * inv;
+                }
+            }
+        }
+    }
+    return ZOO_OK;
+}
+
 /* Keras 3 GlobalAveragePooling2D / GlobalMaxPooling2D.get_config(). */
 static zoo_status global_config(const zoo_layer *l, void *json)
 {
@@ -269,6 +458,7 @@ static const zoo_layer_kind global_avg_kind = {
     .max_inputs = 1,
     .infer = global_infer,
     .forward = global_forward,
+    .backward = global_backward,
     .config = global_config,
 };
 
@@ -279,6 +469,7 @@ static const zoo_layer_kind global_max_kind = {
     .max_inputs = 1,
     .infer = global_infer,
     .forward = global_forward,
+    .backward = global_backward,
     .config = global_config,
 };
 

@@ -21,6 +21,35 @@ static zoo_status copy_forward(const zoo_layer *l, const zoo_tensor *const *in,
     return ZOO_OK;
 }
 
+/* The copy's gradient: dx += dy, value for value. */
+static zoo_status copy_backward(const zoo_layer *l,
+                                const zoo_tensor *const *in, int n_in,
+                                const zoo_tensor *out, const zoo_tensor *dy,
+                                zoo_tensor *const *dx, zoo_tensor *const *dw,
+                                const zoo_exec *ex, void *saved)
+{
+    (void)in;
+    (void)n_in;
+    (void)out;
+    (void)dw;
+    (void)saved;
+    if (!dx || !dx[0])
+        return ZOO_OK;
+    const int64_t n = (int64_t)zoo_tensor_size(dx[0]);
+    if ((int64_t)zoo_tensor_size(dy) != n)
+        return zoo_error(ZOO_ERR_INTERNAL,
+                         "%s %s: output gradient has %zu values, input %lld",
+                         l->kind->class_name, l->name, zoo_tensor_size(dy),
+                         (long long)n);
+    const float *g = zoo_tensor_cdata(dy);
+    float *d = zoo_tensor_data(dx[0]);
+#pragma omp parallel for schedule(static) num_threads(zoo_exec_threads(ex)) \
+    if (n > 32768)
+    for (int64_t k = 0; k < n; k++)
+        d[k] += g[k];
+    return ZOO_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Flatten                                                             */
 /* ------------------------------------------------------------------ */
@@ -68,6 +97,7 @@ static const zoo_layer_kind flatten_kind = {
     .max_inputs = 1,
     .infer = flatten_infer,
     .forward = copy_forward,
+    .backward = copy_backward,
     .config = flatten_config,
 };
 
@@ -162,6 +192,7 @@ static const zoo_layer_kind reshape_kind = {
     .max_inputs = 1,
     .infer = reshape_infer,
     .forward = copy_forward,
+    .backward = copy_backward,
     .config = reshape_config,
 };
 
