@@ -1,6 +1,7 @@
 /*
  * Engine-private: CPU kernels (OpenBLAS + OpenMP). Layers call these from
- * their forward passes; nothing outside engine/ includes this file.
+ * their forward and backward passes; nothing outside engine/ includes
+ * this file.
  *
  * Threads: each kernel takes the thread count of the call (zoo_exec). The
  * kernels parallelise their own loops with OpenMP and call OpenBLAS only
@@ -13,6 +14,7 @@
 #include "engine/engine.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Row-major C = alpha * op(A) * op(B) + beta * C with op(A) m x k and
  * op(B) k x n, on `threads` OpenBLAS threads (values < 1 mean 1). */
@@ -44,5 +46,29 @@ zoo_status zoo_cpu_conv2d(const zoo_conv_geom *g, const float *in,
 void zoo_cpu_depthwise_conv2d(const zoo_conv_geom *g, const float *in,
                               const float *kernel, int mult,
                               const float *bias, float *out, int threads);
+
+/* Backward passes. dy is dLoss/d(out) of the linear part (any fused
+ * activation already differentiated away); every gradient is ADDED into
+ * its buffer, and a NULL buffer is skipped with its work. They fail only
+ * with ZOO_ERR_MEMORY (scratch). */
+
+/* Conv2D: dx (n,h,w,c), dkernel (kh,kw,c,cout), dbias (cout). */
+zoo_status zoo_cpu_conv2d_backward(const zoo_conv_geom *g, const float *in,
+                                   const float *kernel, int cout,
+                                   const float *dy, float *dx, float *dkernel,
+                                   float *dbias, int threads);
+
+/* DepthwiseConv2D: dx (n,h,w,c), dkernel (kh,kw,c,mult), dbias (c*mult). */
+zoo_status zoo_cpu_depthwise_conv2d_backward(const zoo_conv_geom *g,
+                                             const float *in,
+                                             const float *kernel, int mult,
+                                             const float *dy, float *dx,
+                                             float *dkernel, float *dbias,
+                                             int threads);
+
+/* sum[j] += sum over the rows of a (rows x cols, row-major): the bias
+ * gradient of a layer whose output rows are pixels or samples. */
+zoo_status zoo_cpu_sum_rows(const float *a, int64_t rows, int cols,
+                            float *sum, int threads);
 
 #endif /* ZOO_ENGINE_CPU_H */

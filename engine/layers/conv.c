@@ -199,6 +199,62 @@ static zoo_status unbuilt(const zoo_layer *l)
                      l->kind->class_name, l->name);
 }
 
+/* ---- training helpers ---- */
+
+/* dw[k] for the weight called `name`, or NULL where it is not wanted (or
+ * the layer has no such weight). */
+static float *weight_grad(const zoo_layer *l, zoo_tensor *const *dw,
+                          const char *name)
+{
+    for (int k = 0; k < l->n_weights; k++)
+        if (strcmp(l->weights[k].name, name) == 0)
+            return dw[k] ? zoo_tensor_data(dw[k]) : NULL;
+    return NULL;
+}
+
+static zoo_status no_memory(const zoo_layer *l, size_t bytes, const char *what)
+{
+    return zoo_error(ZOO_ERR_MEMORY, "%s %s: cannot allocate %zu bytes for %s",
+                     l->kind->class_name, l->name, bytes, what);
+}
+
+/* dLoss/dz for out = act(z): *dz is a malloc'd copy of dy taken through
+ * the activation's derivative, or NULL for a linear layer (use dy as is).
+ * `pre` is z, read only by swish (the one activation not recoverable from
+ * its output). */
+static zoo_status activation_grad(const zoo_layer *l, zoo_activation act,
+                                  const float *pre, const zoo_tensor *out,
+                                  const zoo_tensor *dy, int row, float **dz)
+{
+    *dz = NULL;
+    if (act == ZOO_ACT_LINEAR)
+        return ZOO_OK;
+    const size_t n = zoo_tensor_size(dy);
+    float *d = malloc(sizeof *d * n);
+    if (!d)
+        return no_memory(l, sizeof *d * n, "the activation's gradient");
+    memcpy(d, zoo_tensor_cdata(dy), sizeof *d * n);
+    zoo_status st = zoo_activation_backward(act, pre, zoo_tensor_cdata(out),
+                                            d, n, row);
+    if (st != ZOO_OK) {
+        free(d);
+        return relabel(l, st);
+    }
+    *dz = d;
+    return ZOO_OK;
+}
+
+/* Keras 3's serialized L2 regularizer for the layer's kernel_l2, or null
+ * without one. */
+static json_t *l2_regularizer(const zoo_layer *l)
+{
+    if (!(l->kernel_l2 > 0.0f))
+        return json_null();
+    return json_pack("{s:s, s:s, s:{s:f}, s:n}", "module",
+                     "keras.regularizers", "class_name", "L2", "config",
+                     "l2", zoo_kcfg_real(l->kernel_l2), "registered_name");
+}
+
 /* ------------------------------------------------------------------ */
 /* Conv2D                                                              */
 /* ------------------------------------------------------------------ */
@@ -233,27 +289,84 @@ static zoo_status conv2d_infer(const zoo_layer *l, const zoo_shape *in,
                         out);
 }
 
+/* The convolution and bias, before the activation. */
+static zoo_status conv2d_linear(const zoo_layer *l, const zoo_tensor *in,
+                                const zoo_conv_geom *g, float *out,
+                                int threads)
+{
+    const zoo_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *k = zoo_layer_find_weight(l, "kernel");
+    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
+    if (!k || (!c->no_bias && !b))
+        return unbuilt(l);
+    zoo_status st = zoo_cpu_conv2d(g, zoo_tensor_cdata(in),
+                                   zoo_tensor_cdata(k), c->filters,
+                                   b ? zoo_tensor_cdata(b) : NULL, out,
+                                   threads);
+    return st == ZOO_OK ? ZOO_OK : relabel(l, st);
+}
+
 static zoo_status conv2d_forward(const zoo_layer *l,
                                  const zoo_tensor *const *in, int n_in,
                                  zoo_tensor *out, const zoo_exec *ex)
 {
     (void)n_in;
     const zoo_conv2d_cfg *c = l->cfg;
-    const zoo_tensor *k = zoo_layer_find_weight(l, "kernel");
-    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
-    if (!k || (!c->no_bias && !b))
-        return unbuilt(l);
     conv_window w = WINDOW_OF(c);
     zoo_conv_geom g = window_geom(&w, in[0], out);
-    zoo_status st = zoo_cpu_conv2d(&g, zoo_tensor_cdata(in[0]),
-                                   zoo_tensor_cdata(k), c->filters,
-                                   b ? zoo_tensor_cdata(b) : NULL,
-                                   zoo_tensor_data(out), zoo_exec_threads(ex));
+    zoo_status st = conv2d_linear(l, in[0], &g, zoo_tensor_data(out),
+                                  zoo_exec_threads(ex));
     if (st != ZOO_OK)
-        return relabel(l, st);
+        return st;
     zoo_activation_apply(c->activation, zoo_tensor_data(out),
                          zoo_tensor_size(out), c->filters);
     return ZOO_OK;
+}
+
+static zoo_status conv2d_backward(const zoo_layer *l,
+                                  const zoo_tensor *const *in, int n_in,
+                                  const zoo_tensor *out, const zoo_tensor *dy,
+                                  zoo_tensor *const *dx,
+                                  zoo_tensor *const *dw, const zoo_exec *ex,
+                                  void *saved)
+{
+    (void)n_in;
+    (void)saved;
+    const zoo_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *k = zoo_layer_find_weight(l, "kernel");
+    if (!k)
+        return unbuilt(l);
+    float *dk = weight_grad(l, dw, "kernel");
+    float *db = weight_grad(l, dw, "bias");
+    float *dxd = dx[0] ? zoo_tensor_data(dx[0]) : NULL;
+    if (!dk && !db && !dxd)
+        return ZOO_OK;
+    const int threads = zoo_exec_threads(ex);
+    conv_window w = WINDOW_OF(c);
+    zoo_conv_geom g = window_geom(&w, in[0], out);
+
+    /* Swish alone needs its input: recompute it rather than keep it. */
+    float *pre = NULL;
+    zoo_status st = ZOO_OK;
+    if (c->activation == ZOO_ACT_SWISH) {
+        size_t bytes = sizeof *pre * zoo_tensor_size(out);
+        if (!(pre = malloc(bytes)))
+            return no_memory(l, bytes, "the pre-activation");
+        st = conv2d_linear(l, in[0], &g, pre, threads);
+    }
+    float *dz = NULL;
+    if (st == ZOO_OK)
+        st = activation_grad(l, c->activation, pre, out, dy, c->filters,
+                             &dz);
+    free(pre);
+    if (st != ZOO_OK)
+        return st;
+    st = zoo_cpu_conv2d_backward(&g, zoo_tensor_cdata(in[0]),
+                                 zoo_tensor_cdata(k), c->filters,
+                                 dz ? dz : zoo_tensor_cdata(dy), dxd, dk, db,
+                                 threads);
+    free(dz);
+    return st == ZOO_OK ? ZOO_OK : relabel(l, st);
 }
 
 /* Keras 3 Conv2D.get_config() (BaseConv). */
@@ -265,7 +378,7 @@ static zoo_status conv2d_config(const zoo_layer *l, void *json)
         return st;
     return zoo_kcfg_merge(l, json, json_pack(
         "{s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:i, s:s, s:b, s:o, s:o, "
-        "s:n, s:n, s:n, s:n, s:n}",
+        "s:o, s:n, s:n, s:n, s:n}",
         "filters", c->filters, "kernel_size", c->kernel[0], c->kernel[1],
         "strides", c->strides[0], c->strides[1],
         "padding", zoo_kcfg_padding(c->padding),
@@ -275,8 +388,8 @@ static zoo_status conv2d_config(const zoo_layer *l, void *json)
         "use_bias", (int)!c->no_bias,
         "kernel_initializer", zoo_kcfg_initializer("GlorotUniform", true),
         "bias_initializer", zoo_kcfg_initializer("Zeros", false),
-        "kernel_regularizer", "bias_regularizer", "activity_regularizer",
-        "kernel_constraint", "bias_constraint"));
+        "kernel_regularizer", l2_regularizer(l), "bias_regularizer",
+        "activity_regularizer", "kernel_constraint", "bias_constraint"));
 }
 
 static const zoo_layer_kind conv2d_kind = {
@@ -287,6 +400,7 @@ static const zoo_layer_kind conv2d_kind = {
     .build = conv2d_build,
     .infer = conv2d_infer,
     .forward = conv2d_forward,
+    .backward = conv2d_backward,
     .config = conv2d_config,
 };
 
@@ -354,25 +468,83 @@ static zoo_status depthwise_infer(const zoo_layer *l, const zoo_shape *in,
                         cout, out);
 }
 
+/* The depthwise convolution and bias, before the activation. */
+static zoo_status depthwise_linear(const zoo_layer *l, const zoo_tensor *in,
+                                   const zoo_conv_geom *g, float *out,
+                                   int threads)
+{
+    const zoo_depthwise_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *k = zoo_layer_find_weight(l, "depthwise_kernel");
+    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
+    if (!k || (!c->no_bias && !b))
+        return unbuilt(l);
+    zoo_cpu_depthwise_conv2d(g, zoo_tensor_cdata(in), zoo_tensor_cdata(k),
+                             c->depth_multiplier,
+                             b ? zoo_tensor_cdata(b) : NULL, out, threads);
+    return ZOO_OK;
+}
+
 static zoo_status depthwise_forward(const zoo_layer *l,
                                     const zoo_tensor *const *in, int n_in,
                                     zoo_tensor *out, const zoo_exec *ex)
 {
     (void)n_in;
     const zoo_depthwise_conv2d_cfg *c = l->cfg;
-    const zoo_tensor *k = zoo_layer_find_weight(l, "depthwise_kernel");
-    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
-    if (!k || (!c->no_bias && !b))
-        return unbuilt(l);
     conv_window w = WINDOW_OF(c);
     zoo_conv_geom g = window_geom(&w, in[0], out);
-    zoo_cpu_depthwise_conv2d(&g, zoo_tensor_cdata(in[0]), zoo_tensor_cdata(k),
-                             c->depth_multiplier,
-                             b ? zoo_tensor_cdata(b) : NULL,
-                             zoo_tensor_data(out), zoo_exec_threads(ex));
+    zoo_status st = depthwise_linear(l, in[0], &g, zoo_tensor_data(out),
+                                     zoo_exec_threads(ex));
+    if (st != ZOO_OK)
+        return st;
     zoo_activation_apply(c->activation, zoo_tensor_data(out),
                          zoo_tensor_size(out), g.c * c->depth_multiplier);
     return ZOO_OK;
+}
+
+static zoo_status depthwise_backward(const zoo_layer *l,
+                                     const zoo_tensor *const *in, int n_in,
+                                     const zoo_tensor *out,
+                                     const zoo_tensor *dy,
+                                     zoo_tensor *const *dx,
+                                     zoo_tensor *const *dw,
+                                     const zoo_exec *ex, void *saved)
+{
+    (void)n_in;
+    (void)saved;
+    const zoo_depthwise_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *k = zoo_layer_find_weight(l, "depthwise_kernel");
+    if (!k)
+        return unbuilt(l);
+    float *dk = weight_grad(l, dw, "depthwise_kernel");
+    float *db = weight_grad(l, dw, "bias");
+    float *dxd = dx[0] ? zoo_tensor_data(dx[0]) : NULL;
+    if (!dk && !db && !dxd)
+        return ZOO_OK;
+    const int threads = zoo_exec_threads(ex);
+    conv_window w = WINDOW_OF(c);
+    zoo_conv_geom g = window_geom(&w, in[0], out);
+    const int mult = c->depth_multiplier;
+
+    float *pre = NULL;
+    zoo_status st = ZOO_OK;
+    if (c->activation == ZOO_ACT_SWISH) {
+        size_t bytes = sizeof *pre * zoo_tensor_size(out);
+        if (!(pre = malloc(bytes)))
+            return no_memory(l, bytes, "the pre-activation");
+        st = depthwise_linear(l, in[0], &g, pre, threads);
+    }
+    float *dz = NULL;
+    if (st == ZOO_OK)
+        st = activation_grad(l, c->activation, pre, out, dy, g.c * mult,
+                             &dz);
+    free(pre);
+    if (st != ZOO_OK)
+        return st;
+    st = zoo_cpu_depthwise_conv2d_backward(
+        &g, zoo_tensor_cdata(in[0]), zoo_tensor_cdata(k), mult,
+        dz ? dz : zoo_tensor_cdata(dy), dxd, dk, db, threads);
+    free(dz);
+    return st == ZOO_OK ? ZOO_OK : relabel(l, st);
 }
 
 /* Keras 3 DepthwiseConv2D.get_config() (BaseDepthwiseConv). */
@@ -384,7 +556,7 @@ static zoo_status depthwise_config(const zoo_layer *l, void *json)
         return st;
     return zoo_kcfg_merge(l, json, json_pack(
         "{s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:s, s:b, s:o, s:o, "
-        "s:n, s:n, s:n, s:n, s:n}",
+        "s:o, s:n, s:n, s:n, s:n}",
         "depth_multiplier", c->depth_multiplier,
         "kernel_size", c->kernel[0], c->kernel[1],
         "strides", c->strides[0], c->strides[1],
@@ -395,8 +567,8 @@ static zoo_status depthwise_config(const zoo_layer *l, void *json)
         "use_bias", (int)!c->no_bias,
         "depthwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
         "bias_initializer", zoo_kcfg_initializer("Zeros", false),
-        "depthwise_regularizer", "bias_regularizer", "activity_regularizer",
-        "depthwise_constraint", "bias_constraint"));
+        "depthwise_regularizer", l2_regularizer(l), "bias_regularizer",
+        "activity_regularizer", "depthwise_constraint", "bias_constraint"));
 }
 
 static const zoo_layer_kind depthwise_kind = {
@@ -407,6 +579,7 @@ static const zoo_layer_kind depthwise_kind = {
     .build = depthwise_build,
     .infer = depthwise_infer,
     .forward = depthwise_forward,
+    .backward = depthwise_backward,
     .config = depthwise_config,
 };
 
@@ -474,47 +647,157 @@ static zoo_status separable_infer(const zoo_layer *l, const zoo_shape *in,
                         c->filters, out);
 }
 
+/* The 1x1 pointwise step's geometry over the depthwise result. */
+static zoo_conv_geom pointwise_geom(const zoo_conv_geom *g, int cm)
+{
+    return (zoo_conv_geom){
+        .n = g->n, .h = g->oh, .w = g->ow, .c = cm,
+        .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+        .oh = g->oh, .ow = g->ow,
+    };
+}
+
+/* Depthwise result of the input (no bias): malloc'd, NULL on failure. The
+ * intermediate Keras never materialises as a tensor; it lives only for
+ * one call. */
+static float *separable_mid(const zoo_layer *l, const zoo_tensor *in,
+                            const zoo_conv_geom *g, int threads)
+{
+    const zoo_separable_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *dk = zoo_layer_find_weight(l, "depthwise_kernel");
+    size_t bytes = sizeof(float) * (size_t)g->n * g->oh * g->ow * g->c *
+                   c->depth_multiplier;
+    float *mid = malloc(bytes);
+    if (!mid) {
+        no_memory(l, bytes, "the depthwise result");
+        return NULL;
+    }
+    zoo_cpu_depthwise_conv2d(g, zoo_tensor_cdata(in), zoo_tensor_cdata(dk),
+                             c->depth_multiplier, NULL, mid, threads);
+    return mid;
+}
+
+/* Pointwise conv of `mid` plus bias, before the activation. */
+static zoo_status separable_pointwise(const zoo_layer *l, const float *mid,
+                                      const zoo_conv_geom *g, float *out,
+                                      int threads)
+{
+    const zoo_separable_conv2d_cfg *c = l->cfg;
+    const zoo_tensor *pk = zoo_layer_find_weight(l, "pointwise_kernel");
+    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
+    zoo_conv_geom pg = pointwise_geom(g, g->c * c->depth_multiplier);
+    zoo_status st = zoo_cpu_conv2d(&pg, mid, zoo_tensor_cdata(pk), c->filters,
+                                   b ? zoo_tensor_cdata(b) : NULL, out,
+                                   threads);
+    return st == ZOO_OK ? ZOO_OK : relabel(l, st);
+}
+
+static bool separable_built(const zoo_layer *l)
+{
+    const zoo_separable_conv2d_cfg *c = l->cfg;
+    return zoo_layer_find_weight(l, "depthwise_kernel") &&
+           zoo_layer_find_weight(l, "pointwise_kernel") &&
+           (c->no_bias || zoo_layer_find_weight(l, "bias"));
+}
+
 static zoo_status separable_forward(const zoo_layer *l,
                                     const zoo_tensor *const *in, int n_in,
                                     zoo_tensor *out, const zoo_exec *ex)
 {
     (void)n_in;
     const zoo_separable_conv2d_cfg *c = l->cfg;
-    const zoo_tensor *dk = zoo_layer_find_weight(l, "depthwise_kernel");
-    const zoo_tensor *pk = zoo_layer_find_weight(l, "pointwise_kernel");
-    const zoo_tensor *b = c->no_bias ? NULL : zoo_layer_find_weight(l, "bias");
-    if (!dk || !pk || (!c->no_bias && !b))
+    if (!separable_built(l))
         return unbuilt(l);
     const int threads = zoo_exec_threads(ex);
     conv_window w = WINDOW_OF(c);
     zoo_conv_geom g = window_geom(&w, in[0], out);
-    const int cm = g.c * c->depth_multiplier;
-
-    /* The depthwise result is an intermediate Keras never materialises as
-     * a tensor; it lives only for this call. */
-    size_t bytes = sizeof(float) * (size_t)g.n * g.oh * g.ow * cm;
-    float *mid = malloc(bytes);
+    float *mid = separable_mid(l, in[0], &g, threads);
     if (!mid)
-        return zoo_error(ZOO_ERR_MEMORY,
-                         "%s %s: cannot allocate %zu bytes for the depthwise "
-                         "result", l->kind->class_name, l->name, bytes);
-    zoo_cpu_depthwise_conv2d(&g, zoo_tensor_cdata(in[0]),
-                             zoo_tensor_cdata(dk), c->depth_multiplier, NULL,
-                             mid, threads);
-    zoo_conv_geom pg = {
-        .n = g.n, .h = g.oh, .w = g.ow, .c = cm,
-        .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
-        .oh = g.oh, .ow = g.ow,
-    };
-    zoo_status st = zoo_cpu_conv2d(&pg, mid, zoo_tensor_cdata(pk),
-                                   c->filters, b ? zoo_tensor_cdata(b) : NULL,
-                                   zoo_tensor_data(out), threads);
+        return zoo_last_status();
+    zoo_status st = separable_pointwise(l, mid, &g, zoo_tensor_data(out),
+                                        threads);
     free(mid);
     if (st != ZOO_OK)
-        return relabel(l, st);
+        return st;
     zoo_activation_apply(c->activation, zoo_tensor_data(out),
                          zoo_tensor_size(out), c->filters);
     return ZOO_OK;
+}
+
+static zoo_status separable_backward(const zoo_layer *l,
+                                     const zoo_tensor *const *in, int n_in,
+                                     const zoo_tensor *out,
+                                     const zoo_tensor *dy,
+                                     zoo_tensor *const *dx,
+                                     zoo_tensor *const *dw,
+                                     const zoo_exec *ex, void *saved)
+{
+    (void)n_in;
+    (void)saved;
+    const zoo_separable_conv2d_cfg *c = l->cfg;
+    if (!separable_built(l))
+        return unbuilt(l);
+    const zoo_tensor *dk = zoo_layer_find_weight(l, "depthwise_kernel");
+    const zoo_tensor *pk = zoo_layer_find_weight(l, "pointwise_kernel");
+    float *ddk = weight_grad(l, dw, "depthwise_kernel");
+    float *dpk = weight_grad(l, dw, "pointwise_kernel");
+    float *db = weight_grad(l, dw, "bias");
+    float *dxd = dx[0] ? zoo_tensor_data(dx[0]) : NULL;
+    if (!ddk && !dpk && !db && !dxd)
+        return ZOO_OK;
+    const int threads = zoo_exec_threads(ex);
+    conv_window w = WINDOW_OF(c);
+    zoo_conv_geom g = window_geom(&w, in[0], out);
+    const int cm = g.c * c->depth_multiplier;
+    zoo_conv_geom pg = pointwise_geom(&g, cm);
+    const size_t mid_n = (size_t)g.n * g.oh * g.ow * cm;
+    const bool swish = c->activation == ZOO_ACT_SWISH;
+
+    /* The depthwise result feeds the pointwise kernel's gradient (and the
+     * pre-activation swish needs): recompute it. */
+    float *mid = NULL, *pre = NULL, *dz = NULL, *dmid = NULL;
+    zoo_status st = ZOO_OK;
+    if (dpk || swish) {
+        if (!(mid = separable_mid(l, in[0], &g, threads)))
+            return zoo_last_status();
+    }
+    if (swish) {
+        size_t bytes = sizeof *pre * zoo_tensor_size(out);
+        if (!(pre = malloc(bytes)))
+            st = no_memory(l, bytes, "the pre-activation");
+        else
+            st = separable_pointwise(l, mid, &g, pre, threads);
+    }
+    if (st == ZOO_OK)
+        st = activation_grad(l, c->activation, pre, out, dy, c->filters,
+                             &dz);
+    free(pre);
+    /* The depthwise step's output gradient, only if someone upstream of
+     * it wants a gradient; it accumulates, so it starts at zero. */
+    if (st == ZOO_OK && (ddk || dxd) &&
+        !(dmid = calloc(mid_n, sizeof *dmid)))
+        st = no_memory(l, sizeof *dmid * mid_n, "the depthwise gradient");
+    /* Pointwise step: bias, pointwise kernel and dmid. */
+    if (st == ZOO_OK) {
+        st = zoo_cpu_conv2d_backward(&pg, mid, zoo_tensor_cdata(pk),
+                                     c->filters,
+                                     dz ? dz : zoo_tensor_cdata(dy), dmid,
+                                     dpk, db, threads);
+        if (st != ZOO_OK)
+            st = relabel(l, st);
+    }
+    free(dz);
+    free(mid);
+    /* Depthwise step: its kernel and the input. */
+    if (st == ZOO_OK && dmid) {
+        st = zoo_cpu_depthwise_conv2d_backward(
+            &g, zoo_tensor_cdata(in[0]), zoo_tensor_cdata(dk),
+            c->depth_multiplier, dmid, dxd, ddk, NULL, threads);
+        if (st != ZOO_OK)
+            st = relabel(l, st);
+    }
+    free(dmid);
+    return st;
 }
 
 /* Keras 3 SeparableConv2D.get_config() (BaseSeparableConv). */
@@ -526,7 +809,7 @@ static zoo_status separable_config(const zoo_layer *l, void *json)
         return st;
     return zoo_kcfg_merge(l, json, json_pack(
         "{s:i, s:i, s:[ii], s:[ii], s:s, s:s, s:[ii], s:s, s:b, s:o, s:o, "
-        "s:o, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
+        "s:o, s:o, s:o, s:n, s:n, s:n, s:n, s:n}",
         "depth_multiplier", c->depth_multiplier, "filters", c->filters,
         "kernel_size", c->kernel[0], c->kernel[1],
         "strides", c->strides[0], c->strides[1],
@@ -538,7 +821,8 @@ static zoo_status separable_config(const zoo_layer *l, void *json)
         "depthwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
         "pointwise_initializer", zoo_kcfg_initializer("GlorotUniform", true),
         "bias_initializer", zoo_kcfg_initializer("Zeros", false),
-        "depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+        "depthwise_regularizer", l2_regularizer(l),
+        "pointwise_regularizer", l2_regularizer(l), "bias_regularizer",
         "activity_regularizer", "depthwise_constraint",
         "pointwise_constraint", "bias_constraint"));
 }
@@ -551,6 +835,7 @@ static const zoo_layer_kind separable_kind = {
     .build = separable_build,
     .infer = separable_infer,
     .forward = separable_forward,
+    .backward = separable_backward,
     .config = separable_config,
 };
 
