@@ -513,3 +513,29 @@ zoo_status zoo_h5_write_string(hid_t obj, const char *name,
     size_t len = strlen(value);
     return write_fixed(obj, name, &value, 1, len ? len : 1, true, where);
 }
+
+zoo_status zoo_h5_write_vlen_string(hid_t obj, const char *name,
+                                    const char *value, const char *where)
+{
+    char why[256];
+    bool ascii = true;
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+        ascii = ascii && *c < 0x80;
+    zoo_status st = ZOO_OK;
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), attr = -1;
+    if (type < 0 || space < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8) < 0 ||
+        (attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT,
+                           H5P_DEFAULT)) < 0 ||
+        H5Awrite(attr, type, &value) < 0)
+        st = zoo_error(ZOO_ERR_IO, "%s: cannot write attribute '%s': %s",
+                       where, name, zoo_h5_reason(why, sizeof why));
+    if (attr >= 0 && H5Aclose(attr) < 0 && st == ZOO_OK)
+        st = zoo_error(ZOO_ERR_IO, "%s: cannot write attribute '%s': %s",
+                       where, name, zoo_h5_reason(why, sizeof why));
+    if (space >= 0)
+        H5Sclose(space);
+    if (type >= 0)
+        H5Tclose(type);
+    return st;
+}

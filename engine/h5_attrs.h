@@ -79,4 +79,11 @@ zoo_status zoo_h5_write_string_list(hid_t obj, const char *name,
 zoo_status zoo_h5_write_string(hid_t obj, const char *name,
                                const char *value, const char *where);
 
+/* A scalar variable-length string attribute, as h5py 3 writes Python
+ * bytes (ASCII) or str (UTF-8): ASCII when every byte is, else UTF-8.
+ * For long values (a model's JSON config): the string lives in the
+ * file's heap, so HDF5's 64 KiB object-header limit does not apply. */
+zoo_status zoo_h5_write_vlen_string(hid_t obj, const char *name,
+                                    const char *value, const char *where);
+
 #endif

@@ -7,14 +7,14 @@
  * `layer_names`; one child group per layer has `weight_names` and one
  * dataset per weight at that (relative, usually slashed) path.
  *
- * Loading reads every matched array into temporary buffers and copies
- * them into the model only after every check has passed, so a failed
- * load leaves the model as it was. HDF5's own error printing is off for
- * the whole call; its failures become zoo_error messages that name the
- * file and the object.
+ * Loading checks every matched dataset first and reads them straight into
+ * the model only after every check has passed, so a failed check leaves
+ * the model as it was. HDF5's own error printing is off for the whole
+ * call; its failures become zoo_error messages that name the file and the
+ * object. The pieces are shared with whole-model files (engine/
+ * h5_weights.h, engine/h5_model.c).
  */
-#include "engine/h5_attrs.h"
-#include "engine/model.h"
+#include "engine/h5_weights.h"
 #include "engine/tensor.h"
 
 #include <errno.h>
@@ -27,9 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* What tf.keras 2.x writes; Keras's loaders only compare it with "1". */
-#define ZOO_H5_KERAS_VERSION "2.15.0"
-#define ZOO_H5_BACKEND "tensorflow"
 #define TOP_LEVEL_GROUP "top_level_model_weights"
 
 /* ------------------------------------------------------------------ */
@@ -97,7 +94,7 @@ typedef struct {
 
 typedef struct {
     const char *path;
-    hid_t file;
+    hid_t file;      /* the caller's: not closed here */
     hid_t root;      /* the group holding layer_names */
     const char *gp;  /* its path for messages: "" or "/model_weights" */
     char *backend;   /* NULL when absent (Keras 1) */
@@ -128,8 +125,6 @@ static void reader_close(reader *r)
     free(r->backend);
     if (r->root >= 0)
         H5Gclose(r->root);
-    if (r->file >= 0)
-        H5Fclose(r->file);
 }
 
 static void pending_free(pending_list *p)
@@ -163,14 +158,16 @@ static void close_fapl(hid_t fapl)
         H5Pclose(fapl);
 }
 
-static zoo_status open_file(reader *r)
+zoo_status zoo_h5_open(const char *path, bool model_file, hid_t *file)
 {
     char why[256];
-    int fd = open(r->path, O_RDONLY);
+    const char *noun = model_file ? "model file" : "weights file";
+    *file = -1;
+    int fd = open(path, O_RDONLY);
     if (fd < 0) {
         int e = errno;
         return zoo_error(e == ENOENT ? ZOO_ERR_NOT_FOUND : ZOO_ERR_IO,
-                         "%s: cannot open the weights file: %s", r->path,
+                         "%s: cannot open the %s: %s", path, noun,
                          strerror(e));
     }
     struct stat st;
@@ -178,40 +175,40 @@ static zoo_status open_file(reader *r)
     close(fd);
     if (stat_ok && S_ISDIR(st.st_mode))
         return zoo_error(ZOO_ERR_ARGUMENT,
-                         "%s: is a directory, not a Keras .h5 weights file",
-                         r->path);
+                         "%s: is a directory, not a Keras .h5 %s", path,
+                         noun);
     if (stat_ok && S_ISREG(st.st_mode) && st.st_size == 0)
         return zoo_error(ZOO_ERR_FORMAT,
                          "%s: the file is empty (0 bytes), not a Keras .h5 "
-                         "weights file",
-                         r->path);
+                         "%s",
+                         path, noun);
 #if H5_VERSION_GE(1, 12, 0)
-    htri_t is = H5Fis_accessible(r->path, H5P_DEFAULT);
+    htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
 #else
-    htri_t is = H5Fis_hdf5(r->path);
+    htri_t is = H5Fis_hdf5(path);
 #endif
     if (is < 0)
         return zoo_error(ZOO_ERR_FORMAT, "%s: cannot read as HDF5: %s",
-                         r->path, zoo_h5_reason(why, sizeof why));
+                         path, zoo_h5_reason(why, sizeof why));
     if (is == 0) {
         H5Eclear2(H5E_DEFAULT);
         return zoo_error(ZOO_ERR_FORMAT,
                          "%s: not an HDF5 file (no HDF5 signature found); "
-                         "Keras weights are .h5 files (a partial download "
+                         "Keras %s are .h5 files (a partial download "
                          "or an HTML error page?)",
-                         r->path);
+                         path, model_file ? "models" : "weights");
     }
     hid_t fapl = make_fapl();
-    r->file = H5Fopen(r->path, H5F_ACC_RDONLY, fapl);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     /* Any later HDF5 call clears the error stack: read it first. */
-    if (r->file < 0)
+    if (*file < 0)
         zoo_h5_reason(why, sizeof why);
     close_fapl(fapl);
-    if (r->file < 0)
+    if (*file < 0)
         return zoo_error(ZOO_ERR_FORMAT,
                          "%s: cannot open the HDF5 file: %s (truncated or "
                          "corrupt? download it again)",
-                         r->path, why);
+                         path, why);
     return ZOO_OK;
 }
 
@@ -609,15 +606,26 @@ zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
         return zoo_error(ZOO_ERR_ARGUMENT,
                          "zoo_model_load_weights: path is %s",
                          path ? "empty" : "NULL");
-    zoo_load_opts o = opts ? *opts : (zoo_load_opts){0};
 
     zoo_h5_quiet q;
     zoo_h5_quiet_begin(&q);
-    reader r = {.path = path, .file = -1, .root = -1, .gp = ""};
+    hid_t file;
+    zoo_status st = zoo_h5_open(path, false, &file);
+    if (st == ZOO_OK) {
+        st = zoo_h5_load_weights(m, file, path, opts);
+        H5Fclose(file);
+    }
+    zoo_h5_quiet_end(&q);
+    return st;
+}
+
+zoo_status zoo_h5_load_weights(zoo_model *m, hid_t file, const char *path,
+                               const zoo_load_opts *opts)
+{
+    zoo_load_opts o = opts ? *opts : (zoo_load_opts){0};
+    reader r = {.path = path, .file = file, .root = -1, .gp = ""};
     pending_list p = {0};
-    zoo_status st = open_file(&r);
-    if (st == ZOO_OK)
-        st = read_index(&r);
+    zoo_status st = read_index(&r);
     if (st == ZOO_OK)
         st = check_top_level(&r, &o);
     if (st == ZOO_OK)
@@ -627,7 +635,6 @@ zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
         st = read_pending(&r, &p);
     pending_free(&p);
     reader_close(&r);
-    zoo_h5_quiet_end(&q);
     return st;
 }
 
@@ -635,7 +642,7 @@ zoo_status zoo_model_load_weights(zoo_model *m, const char *path,
 /* Saving                                                              */
 /* ------------------------------------------------------------------ */
 
-static zoo_status check_names(const zoo_model *m, const char *path)
+zoo_status zoo_h5_check_names(const zoo_model *m, const char *path)
 {
     for (int i = 0; i < m->n_layers; i++) {
         const char *n = m->layers[i]->name;
@@ -660,12 +667,12 @@ static zoo_status check_names(const zoo_model *m, const char *path)
     return ZOO_OK;
 }
 
-static zoo_status write_layer(hid_t file, hid_t lcpl, const zoo_layer *l,
-                              const char *path)
+static zoo_status write_layer(hid_t loc, const char *gp, hid_t lcpl,
+                              const zoo_layer *l, const char *path)
 {
     char why[256], where[600];
-    snprintf(where, sizeof where, "%s: group '/%s'", path, l->name);
-    hid_t g = H5Gcreate2(file, l->name, H5P_DEFAULT, H5P_DEFAULT,
+    snprintf(where, sizeof where, "%s: group '%s/%s'", path, gp, l->name);
+    hid_t g = H5Gcreate2(loc, l->name, H5P_DEFAULT, H5P_DEFAULT,
                          H5P_DEFAULT);
     if (g < 0)
         return zoo_error(ZOO_ERR_IO, "%s: cannot create: %s", where,
@@ -718,11 +725,14 @@ static zoo_status write_layer(hid_t file, hid_t lcpl, const zoo_layer *l,
 
 /* The legacy layout, as tf.keras 2.x save_weights_to_hdf5_group writes it
  * (with h5py 2's fixed-length strings). */
-static zoo_status write_model(hid_t file, const zoo_model *m,
-                              const char *path)
+zoo_status zoo_h5_write_weights(hid_t loc, const char *gp, const zoo_model *m,
+                                const char *path)
 {
     char why[256], where[600];
-    snprintf(where, sizeof where, "%s: root group", path);
+    if (*gp)
+        snprintf(where, sizeof where, "%s: group '%s'", path, gp);
+    else
+        snprintf(where, sizeof where, "%s: root group", path);
     const char **names = calloc(m->n_layers ? (size_t)m->n_layers : 1,
                                 sizeof *names);
     if (!names)
@@ -730,13 +740,13 @@ static zoo_status write_model(hid_t file, const zoo_model *m,
     for (int i = 0; i < m->n_layers; i++)
         names[i] = m->layers[i]->name;
     zoo_status st =
-        zoo_h5_write_string_list(file, "layer_names", names, m->n_layers,
+        zoo_h5_write_string_list(loc, "layer_names", names, m->n_layers,
                                  where);
     free(names);
     if (st == ZOO_OK)
-        st = zoo_h5_write_string(file, "backend", ZOO_H5_BACKEND, where);
+        st = zoo_h5_write_string(loc, "backend", ZOO_H5_BACKEND, where);
     if (st == ZOO_OK)
-        st = zoo_h5_write_string(file, "keras_version", ZOO_H5_KERAS_VERSION,
+        st = zoo_h5_write_string(loc, "keras_version", ZOO_H5_KERAS_VERSION,
                                  where);
     if (st != ZOO_OK)
         return st;
@@ -750,13 +760,14 @@ static zoo_status write_model(hid_t file, const zoo_model *m,
                          path, zoo_h5_reason(why, sizeof why));
     }
     for (int i = 0; i < m->n_layers && st == ZOO_OK; i++)
-        st = write_layer(file, lcpl, m->layers[i], path);
+        st = write_layer(loc, gp, lcpl, m->layers[i], path);
     H5Pclose(lcpl);
     if (st != ZOO_OK)
         return st;
 
-    snprintf(where, sizeof where, "%s: group '/%s'", path, TOP_LEVEL_GROUP);
-    hid_t g = H5Gcreate2(file, TOP_LEVEL_GROUP, H5P_DEFAULT, H5P_DEFAULT,
+    snprintf(where, sizeof where, "%s: group '%s/%s'", path, gp,
+             TOP_LEVEL_GROUP);
+    hid_t g = H5Gcreate2(loc, TOP_LEVEL_GROUP, H5P_DEFAULT, H5P_DEFAULT,
                          H5P_DEFAULT);
     if (g < 0)
         return zoo_error(ZOO_ERR_IO, "%s: cannot create: %s", where,
@@ -797,19 +808,9 @@ static char *make_temp(const char *path, int *err)
     return NULL;
 }
 
-zoo_status zoo_model_save_weights(const zoo_model *m, const char *path)
+zoo_status zoo_h5_save_atomic(const char *path, zoo_h5_write_fn fn,
+                              const void *ctx)
 {
-    if (!m)
-        return zoo_error(ZOO_ERR_ARGUMENT,
-                         "zoo_model_save_weights: model is NULL");
-    if (!path || !*path)
-        return zoo_error(ZOO_ERR_ARGUMENT,
-                         "zoo_model_save_weights: path is %s",
-                         path ? "empty" : "NULL");
-    zoo_status st = check_names(m, path);
-    if (st != ZOO_OK)
-        return st;
-
     int e = 0;
     char *tmp = make_temp(path, &e);
     if (!tmp)
@@ -818,6 +819,7 @@ zoo_status zoo_model_save_weights(const zoo_model *m, const char *path)
                          path, strerror(e));
 
     char why[256];
+    zoo_status st;
     zoo_h5_quiet q;
     zoo_h5_quiet_begin(&q);
     hid_t fapl = make_fapl();
@@ -829,7 +831,7 @@ zoo_status zoo_model_save_weights(const zoo_model *m, const char *path)
         st = zoo_error(ZOO_ERR_IO, "%s: cannot create the HDF5 file '%s': %s",
                        path, tmp, why);
     } else {
-        st = write_model(file, m, path);
+        st = fn(file, path, ctx);
         /* Closing flushes the metadata: a failure here is a failed save. */
         if (H5Fclose(file) < 0 && st == ZOO_OK)
             st = zoo_error(ZOO_ERR_IO, "%s: cannot finish the HDF5 file: %s",
@@ -854,4 +856,25 @@ zoo_status zoo_model_save_weights(const zoo_model *m, const char *path)
         unlink(tmp);
     free(tmp);
     return st;
+}
+
+static zoo_status write_weights_file(hid_t file, const char *path,
+                                     const void *ctx)
+{
+    return zoo_h5_write_weights(file, "", ctx, path);
+}
+
+zoo_status zoo_model_save_weights(const zoo_model *m, const char *path)
+{
+    if (!m)
+        return zoo_error(ZOO_ERR_ARGUMENT,
+                         "zoo_model_save_weights: model is NULL");
+    if (!path || !*path)
+        return zoo_error(ZOO_ERR_ARGUMENT,
+                         "zoo_model_save_weights: path is %s",
+                         path ? "empty" : "NULL");
+    zoo_status st = zoo_h5_check_names(m, path);
+    if (st != ZOO_OK)
+        return st;
+    return zoo_h5_save_atomic(path, write_weights_file, m);
 }
