@@ -666,7 +666,7 @@ Test(cli_classify, help_and_usage_errors)
         {{"classify", NULL}, "no images"},
         {{"classify", "--list", "L", "X", NULL}, "not both"},
         {{"classify", "--model", "alexnet", "X", NULL}, "alexnet"},
-        {{"classify", "--model", "flowers.h5", "X", NULL}, "not supported yet"},
+        {{"classify", "--model", "flowers.h5", "X", NULL}, "flowers.h5: no such file"},
         {{"features", "-o", "f.npy", "X", NULL}, "--model"},
         {{"features", "--model", "mobilenet", "X", NULL}, "-o"},
         {{"features", "--model", "mobilenet", "--pooling", "mean", "-o", "f.npy", NULL}, "mean"},

@@ -13,6 +13,7 @@ int cmd_download(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 
 /* Parses "H,W,C" into three positive ints; false if malformed. */
 int parse_triple(const char *s, int out[3]);

@@ -350,9 +350,9 @@ void image_report_failure(const char *cmd, const char *path, const char *reason)
 
 typedef struct {
     const char *const *paths;
-    int n, size;
+    int n, height, width;
     zoo_preprocess_mode mode;
-    float *data;   /* n slots of size*size*3 */
+    float *data;   /* n slots of height*width*3 */
     bool *ok;
     char **error;
     pthread_mutex_t lock;
@@ -384,16 +384,16 @@ static void load_one(load_job *j, int i)
         j->error[i] = dup_str(*e ? e : "cannot decode the image");
         return;
     }
-    zoo_image *r = zoo_image_resize(img, j->size, j->size, ZOO_RESIZE_NEAREST,
+    zoo_image *r = zoo_image_resize(img, j->width, j->height, ZOO_RESIZE_NEAREST,
                                     false);
     zoo_image_free(img);
     if (!r) {
-        snprintf(why, sizeof why, "cannot resize to %dx%d: %s", j->size,
-                 j->size, zoo_last_error());
+        snprintf(why, sizeof why, "cannot resize to %dx%d: %s", j->width,
+                 j->height, zoo_last_error());
         j->error[i] = dup_str(why);
         return;
     }
-    size_t slot = (size_t)j->size * (size_t)j->size * 3;
+    size_t slot = (size_t)j->height * (size_t)j->width * 3;
     zoo_image_to_input(r, j->mode, j->data + (size_t)i * slot);
     zoo_image_free(r);
     j->ok[i] = true;
@@ -416,19 +416,25 @@ static void *load_worker(void *arg)
 bool image_batch_load(const char *const *paths, int n, int size,
                       zoo_preprocess_mode mode, int threads, image_batch *b)
 {
+    return image_batch_load_hw(paths, n, size, size, mode, threads, b);
+}
+
+bool image_batch_load_hw(const char *const *paths, int n, int height, int width,
+                         zoo_preprocess_mode mode, int threads, image_batch *b)
+{
     *b = (image_batch){.n = n};
-    size_t slot = (size_t)size * (size_t)size * 3;
+    size_t slot = (size_t)height * (size_t)width * 3;
     b->row = malloc((size_t)n * sizeof *b->row);
     b->error = calloc((size_t)n, sizeof *b->error);
     bool *ok = calloc((size_t)n, sizeof *ok);
-    zoo_tensor *all = zoo_tensor_new(4, (int[]){n, size, size, 3});
+    zoo_tensor *all = zoo_tensor_new(4, (int[]){n, height, width, 3});
     if (!b->row || !b->error || !ok || !all) {
         free(ok);
         zoo_tensor_free(all);
         image_batch_free(b);
         return false;
     }
-    load_job j = {.paths = paths, .n = n, .size = size, .mode = mode,
+    load_job j = {.paths = paths, .n = n, .height = height, .width = width, .mode = mode,
                   .data = zoo_tensor_data(all), .ok = ok, .error = b->error};
     pthread_mutex_init(&j.lock, NULL);
     int nt = threads < n ? threads : n;
@@ -464,7 +470,7 @@ bool image_batch_load(const char *const *paths, int n, int size,
     if (b->n_ok == n) {
         b->x = all;
     } else if (b->n_ok > 0) {
-        b->x = zoo_tensor_from(4, (int[]){b->n_ok, size, size, 3}, d);
+        b->x = zoo_tensor_from(4, (int[]){b->n_ok, height, width, 3}, d);
         zoo_tensor_free(all);
         if (!b->x) {
             image_batch_free(b);

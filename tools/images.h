@@ -84,6 +84,9 @@ typedef struct {
  * false only when memory runs out (then nothing is loaded). */
 bool image_batch_load(const char *const *paths, int n, int size,
                       zoo_preprocess_mode mode, int threads, image_batch *b);
+/* Same for a height x width input (x is (n_ok, height, width, 3)). */
+bool image_batch_load_hw(const char *const *paths, int n, int height, int width,
+                         zoo_preprocess_mode mode, int threads, image_batch *b);
 void image_batch_free(image_batch *b);
 
 /* One stderr line for a failed image: "zoo CMD: PATH: REASON" (the path

@@ -17,6 +17,7 @@ static const struct {
     {"cache", cmd_cache, "list, verify or clean the download cache"},
     {"classify", cmd_classify, "top ImageNet classes of images"},
     {"features", cmd_features, "features of images from any layer, saved as .npy"},
+    {"finetune", cmd_finetune, "train a classifier for a folder of class subfolders"},
 };
 
 static void usage(FILE *out)
