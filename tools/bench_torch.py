@@ -3,7 +3,7 @@
 
   bench_torch.py --model NAME [--batch N] [--threads T] [--iters K]
                  [--size H,W] [--zoo PATH] [--config FILE] [--no-zoo]
-                 [--eager] [--json]
+                 [--eager] [--train [--classes C]] [--json]
 
 Gets MODEL's Keras config from `zoo summary NAME --json-config` (with
 `--no-top --input-shape H,W,3` when --size is given, as `zoo bench` does),
@@ -14,6 +14,14 @@ random batch: median and minimum milliseconds per batch over K runs after
 warm-up. Then runs `zoo bench --json` with the same model, batch, threads,
 iterations and size, and prints both and the ratio zoo / torch (below 1:
 zoo is faster). --json prints one JSON object instead.
+
+--train times a fine-tuning step on both sides instead (`zoo bench --train`):
+the base without its top and with global average pooling, frozen (BN in
+inference mode), a new softmax layer of C classes, sparse categorical
+cross-entropy and one SGD update per batch. The torch peer runs the frozen
+base the fastest way torch offers for a frozen network (the TorchScript
+module above, or eager with --eager) and trains an nn.Linear head with
+autograd and torch.optim.SGD: what a PyTorch user would write.
 
 Threads: --threads, else $ZOO_NUM_THREADS, else the CPUs this process may
 use; the same number is passed to zoo. Warm-up: zoo bench does one run;
@@ -67,9 +75,13 @@ def default_threads():
         return os.cpu_count() or 1
 
 
-def zoo_config(zoo, model, size):
+def zoo_config(zoo, model, size, train=False):
     cmd = [zoo, "summary", model]
-    if size:
+    if train:
+        cmd += ["--no-top", "--pooling", "avg"]
+        if size:
+            cmd += ["--input-shape", f"{size[0]},{size[1]},3"]
+    elif size:
         cmd += ["--no-top", "--input-shape", f"{size[0]},{size[1]},3"]
     cmd.append("--json-config")
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -88,6 +100,8 @@ def zoo_bench(zoo, a, threads):
            str(threads), "--iters", str(a.iters), "--json"]
     if a.size:
         cmd += ["--size", f"{a.size[0]},{a.size[1]}"]
+    if a.train:
+        cmd += ["--train", "--classes", str(a.classes)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"bench_torch: `{' '.join(cmd)}` failed ({r.returncode}): "
@@ -97,6 +111,56 @@ def zoo_bench(zoo, a, threads):
         if line.startswith("{"):
             return json.loads(line)
     raise SystemExit(f"bench_torch: `{' '.join(cmd)}` printed no JSON line:\n{r.stdout}")
+
+
+def torch_train_bench(config, batch, threads, iters, classes, eager=False, seed=1):
+    """One fine-tuning step per batch: frozen base forward, head trained."""
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    model = keras_torch.build_model(config, None, channels_last=True, seed=seed)
+    shape = model.graph.input_shape(model.graph.inputs[0][0])
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(
+        rng.uniform(-127.5, 127.5, size=[batch] + shape).astype(np.float32))
+    y = torch.arange(batch) % classes
+    with torch.inference_mode():
+        feats = model(x)
+    head = torch.nn.Linear(feats.shape[-1], classes)
+    opt = torch.optim.SGD(head.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()  # softmax + mean NLL, as Keras
+    if eager:
+        base, mode = model, "eager base, channels_last"
+    else:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base = torch.jit.freeze(torch.jit.trace(model, (x,), check_trace=False).eval())
+        mode = "TorchScript frozen base + eager nn.Linear head, SGD"
+
+    def step():
+        with torch.inference_mode():
+            f = base(x)
+        opt.zero_grad()
+        loss = loss_fn(head(f.clone()), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    build_s = time.perf_counter() - t0
+    for _ in range(1 if eager else 2):
+        loss = step()
+    ms = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        step()
+        ms.append((time.perf_counter() - t) * 1e3)
+    ms.sort()
+    median = float(np.median(ms))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"median_ms": round(median, 3), "min_ms": round(ms[0], 3),
+            "img_per_s": round(batch * 1000.0 / median, 2), "peak_rss_mb": round(rss_mb, 1),
+            "build_s": round(build_s, 2), "mode": mode, "torch": torch.__version__,
+            "output_finite": bool(torch.isfinite(loss)),
+            "input_shape": [batch] + shape}
 
 
 def torch_bench(config, batch, threads, iters, eager=False, seed=1):
@@ -172,9 +236,15 @@ def main(argv=None):
     p.add_argument("--config", help="Keras model config JSON instead of asking zoo summary")
     p.add_argument("--no-zoo", action="store_true", help="time torch only")
     p.add_argument("--eager", action="store_true", help="time the eager module, not TorchScript")
+    p.add_argument("--train", action="store_true",
+                   help="time a fine-tuning step (frozen base, new softmax layer, SGD)")
+    p.add_argument("--classes", type=positive, default=10,
+                   help="classes of the new layer with --train (default 10)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     a = p.parse_args(argv)
 
+    if a.train and not a.size:
+        p.error("--train needs --size H,W (the model's input size, e.g. 224,224)")
     threads = a.threads or default_threads()
     zoo = None
     if not (a.no_zoo and a.config):
@@ -182,13 +252,17 @@ def main(argv=None):
         if not zoo:
             p.error("no zoo binary found: pass --zoo PATH or set ZOO_BIN "
                     "(or --no-zoo with --config)")
-    config = keras_torch.load_config(a.config) if a.config else zoo_config(zoo, a.model, a.size)
+    config = (keras_torch.load_config(a.config) if a.config
+              else zoo_config(zoo, a.model, a.size, a.train))
 
     # zoo first, in its own process, so the two never share the cores.
     zres = None if a.no_zoo else zoo_bench(zoo, a, threads)
-    tres = torch_bench(config, a.batch, threads, a.iters, eager=a.eager)
+    if a.train:
+        tres = torch_train_bench(config, a.batch, threads, a.iters, a.classes, eager=a.eager)
+    else:
+        tres = torch_bench(config, a.batch, threads, a.iters, eager=a.eager)
 
-    out = {"model": a.model, "batch": a.batch, "threads": threads, "iters": a.iters,
+    out = {"model": a.model, "mode": "train" if a.train else "predict", "batch": a.batch, "threads": threads, "iters": a.iters,
            "size": list(a.size) if a.size else None, "torch": tres, "zoo": zres}
     if zres:
         out["ratio_median"] = round(zres["median_ms"] / tres["median_ms"], 3)
@@ -197,7 +271,8 @@ def main(argv=None):
         print(json.dumps(out))
         return 0
     h, w = tres["input_shape"][1:3]
-    print(f"{a.model}  batch {a.batch}  threads {threads}  {h}x{w}  iters {a.iters}")
+    what = "fine-tuning step" if a.train else "forward"
+    print(f"{a.model}  {what}  batch {a.batch}  threads {threads}  {h}x{w}  iters {a.iters}")
     if zres:
         print(f"  zoo    median {zres['median_ms']:9.2f} ms  min {zres['min_ms']:9.2f} ms  "
               f"{zres['img_per_s']:8.1f} img/s  peak RSS {zres.get('peak_rss_mb', 0):.1f} MB")
