@@ -1,6 +1,7 @@
 /* fit's callbacks with Keras 3's rules (keras/src/callbacks/). */
 #include "engine/callbacks.h"
 #include "engine/history.h"
+#include "engine/training.h"
 #include "engine/tensor.h"
 
 #include <math.h>
@@ -22,7 +23,7 @@ static zoo_status check_key(const zoo_model *m, const char *who, const char *key
 {
     bool val = strncmp(key, "val_", 4) == 0;
     const char *base = val ? key + 4 : key;
-    const zoo_compile_opts *c = zoo_training_opts(m);
+    const zoo_compile_opts *c = &m->training->opts;
     bool known = strcmp(base, "loss") == 0;
     for (int i = 0; !known && i < c->n_metrics; i++)
         known = strcmp(base, zoo_metric_name(&c->metrics[i], c->loss.kind)) == 0;
@@ -154,7 +155,7 @@ static zoo_status reduce_lr(zoo_callbacks *cb, int epoch, zoo_history *h, double
     double factor = r->factor > 0.0f ? r->factor : 0.1;
     int patience = r->patience > 0 ? r->patience : 10;
     double min_delta = r->min_delta > 0.0f ? r->min_delta : 1e-4;
-    double lr = zoo_training_learning_rate(cb->m);
+    double lr = zoo_optimizer_learning_rate(cb->m->training->opt);
     zoo_status st = zoo_history_put(h, epoch, "learning_rate", lr);
     if (cb->cooldown > 0) {
         cb->cooldown--;
@@ -166,7 +167,7 @@ static zoo_status reduce_lr(zoo_callbacks *cb, int epoch, zoo_history *h, double
     } else if (cb->cooldown <= 0 && ++cb->plateau.wait >= patience) {
         if (lr > r->min_lr) {
             double next = fmax(lr * factor, (double)r->min_lr);
-            zoo_training_scale_learning_rate(cb->m, next / lr);
+            zoo_optimizer_scale_learning_rate(cb->m->training->opt, next / lr);
             cb->cooldown = r->cooldown;
             cb->plateau.wait = 0;
         }

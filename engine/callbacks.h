@@ -28,10 +28,4 @@ zoo_status zoo_callbacks_init(zoo_callbacks *cb, zoo_model *m, const zoo_fit_opt
 zoo_status zoo_callbacks_epoch_end(zoo_callbacks *cb, int epoch, zoo_history *h, bool *stop);
 void zoo_callbacks_end(zoo_callbacks *cb);
 
-/* What the model was compiled with (engine/fit.c). */
-const zoo_compile_opts *zoo_training_opts(const zoo_model *m);
-/* The optimizer's current rate, and scaling it (engine/fit.c). */
-double zoo_training_learning_rate(const zoo_model *m);
-void zoo_training_scale_learning_rate(zoo_model *m, double factor);
-
 #endif

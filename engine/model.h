@@ -26,7 +26,7 @@ struct zoo_model {
     struct zoo_training *training; /* set by zoo_model_compile */
 };
 
-/* Frees what zoo_model_compile attached (engine/fit.c). */
+/* Frees what zoo_model_compile attached (engine/training.c). */
 void zoo_training_free(struct zoo_training *t);
 /* Frees class names and attributes (engine/model_meta.c). */
 void zoo_model_meta_free(zoo_model *m);
