@@ -25,14 +25,12 @@
 #include <zoo/zoo.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef ZOO_TEST_PYTHON
@@ -50,87 +48,32 @@ enum { SIZE = 224, CLASSES = 1000, FEATS = 1024 };
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int status; /* exit code; -1 if killed (e.g. by the alarm: it blocked) */
-    char *out;
-    char *err;
-} run_result;
-
-typedef struct {
     char *root;       /* the test's temporary directory */
     char *io;         /* captured stdout / stderr */
     char *img;        /* images */
     char *keras_home; /* KERAS_HOME: models/imagenet_class_index.json or not */
     char *zoo_home;   /* ZOO_HOME: empty */
     bool have_labels;
+    const char *env[13]; /* the tool's: these homes, no network, one thread */
 } fixture;
 
 /* Runs argv (argv[0] a path) with stdin from /dev/null and stdout/stderr
  * captured; the zoo environment of `fx` is set when zoo_env. The child is
  * killed after `limit_s` seconds, so a tool that blocks (on a FIFO, say)
  * fails the test instead of hanging it. */
-static run_result run_argv(const fixture *fx, const char *const *argv,
-                           bool zoo_env, unsigned limit_s)
+static zt_run_result run_argv(const fixture *fx, const char *const *argv,
+                              bool zoo_env, unsigned limit_s)
 {
-    char *out_path = zt_path(fx->io, "stdout"), *err_path = zt_path(fx->io, "stderr");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork failed");
-    if (pid == 0) {
-        int fi = open("/dev/null", O_RDONLY);
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 ||
-            dup2(fe, 2) < 0)
-            _exit(127);
-        close(fi);
-        close(fo);
-        close(fe);
-        if (zoo_env) {
-            setenv("ZOO_HOME", fx->zoo_home, 1);
-            setenv("KERAS_HOME", fx->keras_home, 1);
-            setenv("HOME", fx->root, 1);
-            setenv("ZOO_MIRROR", "http://127.0.0.1:9/", 1);
-            setenv("ZOO_TIMEOUT", "2", 1);
-            setenv("ZOO_NUM_THREADS", "1", 1); /* tests run in parallel */
-        }
-        alarm(limit_s);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    run_result r = {
-        .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-        .out = zt_read_text_or_die(out_path),
-        .err = zt_read_text_or_die(err_path),
-    };
-    cr_assert_neq(r.status, 127, "could not run %s: %s", argv[0], r.err);
-    cr_assert_neq(r.status, -1, "%s was killed (signal %d): it blocked or "
-                  "crashed; stderr: %s", argv[0],
-                  WIFSIGNALED(st) ? WTERMSIG(st) : 0, r.err);
-    free(out_path);
-    free(err_path);
-    return r;
+    return zt_run(argv, &(zt_run_opts){.io_dir = fx->io, .stdin_null = true,
+                                       .env = zoo_env ? fx->env : NULL,
+                                       .limit_s = limit_s});
 }
 
 /* `zoo ARGS...` (NULL-terminated). */
-static run_result run_zoo(const fixture *fx, const char *const *args)
+static zt_run_result run_zoo(const fixture *fx, const char *const *args)
 {
-    const char *argv[96];
-    int n = 0;
-    argv[n++] = ZOO_TEST_ZOO_BIN;
-    for (int i = 0; args[i]; i++) {
-        cr_assert_lt(n, 94);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    return run_argv(fx, argv, true, 60);
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
+    return zt_run_zoo(args, &(zt_run_opts){.io_dir = fx->io, .stdin_null = true,
+                                           .env = fx->env, .limit_s = 60});
 }
 
 static int count_lines(const char *s)
@@ -167,12 +110,6 @@ static bool err_line_has(const char *err, const char *cmd, ...)
 }
 #define ERR_LINE_HAS(err, cmd, ...) err_line_has((err), (cmd), __VA_ARGS__, (const char *)NULL)
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Fixtures                                                            */
 /* ------------------------------------------------------------------ */
@@ -195,12 +132,6 @@ static bool copy_file(const char *from, const char *to)
     return ok;
 }
 
-static void mkdir_or_die(const char *path)
-{
-    cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-              strerror(errno));
-}
-
 /* with_labels: the real class index goes where zoo_imagenet_labels finds
  * it (KERAS_HOME/models, checked by MD5), when the shared copy exists. */
 static fixture fixture_new(bool with_labels)
@@ -210,13 +141,17 @@ static fixture fixture_new(bool with_labels)
     fx.img = zt_path(fx.root, "img");
     fx.keras_home = zt_path(fx.root, "keras");
     fx.zoo_home = zt_path(fx.root, "zoohome");
-    mkdir_or_die(fx.io);
-    mkdir_or_die(fx.img);
-    mkdir_or_die(fx.keras_home);
-    mkdir_or_die(fx.zoo_home);
+    const char *env[] = {"ZOO_HOME", fx.zoo_home, "KERAS_HOME", fx.keras_home,
+                         "HOME", fx.root, ZT_ZOO_OFFLINE_ENV, NULL};
+    _Static_assert(sizeof env == sizeof fx.env, "fixture.env holds the environment");
+    memcpy(fx.env, env, sizeof env);
+    zt_mkdir_or_die(fx.io);
+    zt_mkdir_or_die(fx.img);
+    zt_mkdir_or_die(fx.keras_home);
+    zt_mkdir_or_die(fx.zoo_home);
     if (with_labels) {
         char *models = zt_path(fx.keras_home, "models");
-        mkdir_or_die(models);
+        zt_mkdir_or_die(models);
         char *dst = zt_path(models, "imagenet_class_index.json");
         fx.have_labels = copy_file(SHARED_LABELS, dst);
         if (!fx.have_labels)
@@ -259,29 +194,6 @@ static zoo_tensor *calibration_batch(void)
     return x;
 }
 
-static zoo_tensor *weight_named(zoo_layer *l, const char *name)
-{
-    for (int i = 0; i < zoo_layer_weight_count(l); i++)
-        if (strcmp(zoo_layer_weight_name(l, i), name) == 0)
-            return zoo_layer_weight(l, i);
-    cr_assert_fail("layer %s has no weight %s", zoo_layer_name(l), name);
-    return NULL;
-}
-
-static zoo_tensor *predict_cut_or_die(zoo_model *m, const char *layer, zoo_tensor *x)
-{
-    zoo_sym *in = zoo_model_input(m, 0);
-    zoo_sym *out = zoo_layer_output(zoo_model_get_layer(m, layer), 0);
-    zoo_model *cut = out ? zoo_model_new(&in, 1, &out, 1, "calibration") : NULL;
-    cr_assert_not_null(cut, "%s", zoo_last_error());
-    zoo_tensor *y = NULL;
-    zoo_predict_opts o = {.threads = 1};
-    cr_assert_eq(zoo_model_predict(cut, &x, 1, &y, 1, &o), ZOO_OK, "%s",
-                 zoo_last_error());
-    zoo_model_free(cut);
-    return y;
-}
-
 /* Seeded weights keep nothing of an image after a few blocks (the
  * activations shrink tenfold per block). So that the comparisons below
  * compare real signal: each BatchNormalization's moving mean and variance
@@ -295,36 +207,9 @@ static zoo_tensor *predict_cut_or_die(zoo_model *m, const char *layer, zoo_tenso
 static void calibrate_mobilenet(zoo_model *m, bool no_top)
 {
     zoo_tensor *x = calibration_batch();
-    for (int i = 0; i < zoo_model_layer_count(m); i++) {
-        zoo_layer *bn = zoo_model_layer(m, i);
-        if (strcmp(zoo_layer_class(bn), "BatchNormalization") != 0)
-            continue;
-        char conv[128];
-        const char *name = zoo_layer_name(bn);
-        size_t len = strlen(name);
-        cr_assert(len > 3 && strcmp(name + len - 3, "_bn") == 0, "%s", name);
-        snprintf(conv, sizeof conv, "%.*s", (int)(len - 3), name);
-        zoo_tensor *y = predict_cut_or_die(m, conv, x);
-        int ch = zoo_tensor_shape(y)[3];
-        size_t n = zoo_tensor_size(y) / (size_t)ch;
-        float *mean = zoo_tensor_data(weight_named(bn, "moving_mean"));
-        float *var = zoo_tensor_data(weight_named(bn, "moving_variance"));
-        const float *v = zoo_tensor_cdata(y);
-        for (int c = 0; c < ch; c++) {
-            double s = 0, s2 = 0;
-            for (size_t k = 0; k < n; k++) {
-                double t = v[k * (size_t)ch + (size_t)c];
-                s += t;
-                s2 += t * t;
-            }
-            double mu = s / (double)n, var_c = s2 / (double)n - mu * mu;
-            mean[c] = (float)mu;
-            var[c] = (float)(var_c > 1e-8 ? var_c : 1e-8);
-        }
-        zoo_tensor_free(y);
-    }
+    zt_calibrate_mobilenet_bn_or_die(m, x, 1e-8);
     if (!no_top) {
-        zoo_tensor *f = predict_cut_or_die(m, "conv_pw_13_relu", x); /* (2, 7, 7, 1024) */
+        zoo_tensor *f = zt_predict_cut_or_die(m, "conv_pw_13_relu", x); /* (2, 7, 7, 1024) */
         double feat[2][FEATS] = {{0}};
         const float *v = zoo_tensor_cdata(f);
         for (int b = 0; b < 2; b++)
@@ -333,8 +218,8 @@ static void calibrate_mobilenet(zoo_model *m, bool no_top)
                     feat[b][c] += v[((size_t)b * 49 + (size_t)p) * FEATS + (size_t)c] / 49.0;
         zoo_tensor_free(f);
         zoo_layer *l = zoo_model_get_layer(m, "conv_preds");
-        float *w = zoo_tensor_data(weight_named(l, "kernel")); /* (1, 1, 1024, 1000) */
-        float *bias = zoo_tensor_data(weight_named(l, "bias"));
+        float *w = zoo_tensor_data(zt_weight_named_or_die(l, "kernel")); /* (1, 1, 1024, 1000) */
+        float *bias = zoo_tensor_data(zt_weight_named_or_die(l, "bias"));
         /* Spread of the logits' image-dependent part, over the classes. */
         double s2 = 0;
         for (int k = 0; k < CLASSES; k++) {
@@ -441,10 +326,10 @@ static zoo_tensor *python_or_die(const fixture *fx, const char *config,
     for (int i = 0; names && names[i]; i++)
         argv[n++] = names[i];
     argv[n] = NULL;
-    run_result r = run_argv(fx, argv, false, 120);
+    zt_run_result r = run_argv(fx, argv, false, 120);
     cr_assert_eq(r.status, 0, "the Python reference failed (%d):\n%s%s", r.status,
                  r.out, r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *t = NULL;
     if (config) {
         t = zoo_npy_load(y);
@@ -459,12 +344,12 @@ static zoo_tensor *python_or_die(const fixture *fx, const char *config,
 /* `zoo summary mobilenet --json-config` into ROOT/mobilenet.json. */
 static char *config_or_die(const fixture *fx)
 {
-    run_result r = run_zoo(fx, (const char *[]){"summary", "mobilenet",
+    zt_run_result r = run_zoo(fx, (const char *[]){"summary", "mobilenet",
                                                 "--json-config", NULL});
     cr_assert_eq(r.status, 0, "zoo summary --json-config: %s", r.err);
     char *path = zt_path(fx->root, "mobilenet.json");
     cr_assert(zt_write_file(path, r.out, strlen(r.out)));
-    run_free(&r);
+    zt_run_free(&r);
     return path;
 }
 
@@ -632,7 +517,7 @@ Test(cli_classify, help_and_usage_errors)
     char *img = zt_path(fx.img, "x.png");
     cr_assert(zt_write_file(img, "x", 1));
 
-    run_result r = run_zoo(&fx, (const char *[]){"classify", "--help", NULL});
+    zt_run_result r = run_zoo(&fx, (const char *[]){"classify", "--help", NULL});
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "usage: zoo classify") && strstr(r.out, "--top") &&
                   strstr(r.out, "--json") && strstr(r.out, "JSON Lines") &&
@@ -640,17 +525,17 @@ Test(cli_classify, help_and_usage_errors)
                   strstr(r.out, "--batch"),
               "classify --help: %s", r.out);
     cr_expect_str_eq(r.err, "");
-    run_free(&r);
+    zt_run_free(&r);
     r = run_zoo(&fx, (const char *[]){"features", "--help", NULL});
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "usage: zoo features") && strstr(r.out, "--layer") &&
                   strstr(r.out, "--pooling") && strstr(r.out, "-o"),
               "features --help: %s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
     r = run_zoo(&fx, (const char *[]){"--help", NULL});
     cr_expect(strstr(r.out, "classify") && strstr(r.out, "features"),
               "zoo --help lists both: %s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
 
     static const struct {
         const char *args[8];
@@ -685,7 +570,7 @@ Test(cli_classify, help_and_usage_errors)
         cr_expect(ERR_LINE_HAS(r.err, args[0], cases[i].mention),
                   "case %zu: stderr should mention '%s': %s", i, cases[i].mention, r.err);
         cr_expect_str_eq(r.out, "", "case %zu: stdout should be empty", i);
-        run_free(&r);
+        zt_run_free(&r);
     }
     free(img);
     fixture_free(&fx);
@@ -718,7 +603,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
     args[n] = NULL;
 
     /* Batches of 2: (a, b), (c, d), (e). */
-    run_result r = run_zoo(&fx, args);
+    zt_run_result r = run_zoo(&fx, args);
     cr_assert_eq(r.status, 0, "zoo classify failed (%d): %s", r.status, r.err);
     if (fx.have_labels)
         cr_expect_str_eq(r.err, "", "nothing on stderr when all is well");
@@ -740,7 +625,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
                   paths[i], batched.v[i].score[0], batched.v[i].score[4]);
     }
     cr_expect_geq(distinct_top, 2, "the images should not all get the same class");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Each image alone through the network (--batch 1): the same numbers. */
     args[9] = "1";
@@ -751,7 +636,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
     for (int i = 0; i < N_GOOD; i++)
         expect_same(&alone.v[i], &batched.v[i], "alone vs in a batch");
     results_free(&alone);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* One batch of all, with a failing image in between: still the same. */
     char *missing = zt_path(fx.img, "missing.jpg");
@@ -768,7 +653,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
     for (int i = 0; i < N_GOOD; i++)
         expect_same(&mixed.v[i], &batched.v[i], "with failures in the batch");
     results_free(&mixed);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* --top 1000: every class once; --top 1. */
     r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet", "--weights",
@@ -782,7 +667,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
         sum += all.v[0].score[j];
     cr_expect(fabs(sum - 1.0) < 1e-3, "softmax scores sum to %f", sum);
     results_free(&all);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Human output: a block per image: path, then "rank label score". */
     r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet", "--weights",
@@ -819,7 +704,7 @@ Test(cli_classify, matches_keras_pipeline, .timeout = 120)
     cr_expect(strstr(r.out, "\n\n") != NULL, "blocks are separated by a blank line: %s",
               r.out);
     free(text);
-    run_free(&r);
+    zt_run_free(&r);
 
     results_free(&batched);
     json_decref(index);
@@ -851,7 +736,7 @@ Test(cli_classify, bad_inputs, .timeout = 120)
     char *trunc = zt_path(fx.img, "trunc.jpg");
     char *text = zt_path(fx.img, "text.jpg");
     char *empty = zt_path(fx.img, "empty.png");
-    mkdir_or_die(dir);
+    zt_mkdir_or_die(dir);
     cr_assert_eq(mkfifo(fifo, 0644), 0, "mkfifo: %s", strerror(errno));
     cr_assert_eq(symlink("no-such-target.jpg", dangling), 0);
     cr_assert_eq(symlink("loop.jpg", loop), 0);
@@ -862,13 +747,13 @@ Test(cli_classify, bad_inputs, .timeout = 120)
     enum { N_BAD = sizeof bad / sizeof bad[0] };
 
     /* The good ones alone, for reference. */
-    run_result r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet",
+    zt_run_result r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet",
                                                  "--weights", w, "--json", "--batch",
                                                  "1", good1, good2, NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
     results ref = parse_json_lines(r.out, 5);
     cr_assert_eq(ref.n, 2);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* All of them at once, batch 4: each named, the good ones intact. */
     const char *args[32] = {"classify", "--model", "mobilenet", "--weights", w,
@@ -897,7 +782,7 @@ Test(cli_classify, bad_inputs, .timeout = 120)
     for (int j = 0; j < got.n && j < 2; j++)
         expect_same(&got.v[j], &ref.v[j], "all bad inputs at once");
     results_free(&got);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Only bad images (a FIFO alone first: it must not block): exit 1,
      * nothing on stdout. */
@@ -907,14 +792,14 @@ Test(cli_classify, bad_inputs, .timeout = 120)
     cr_expect(ERR_LINE_HAS(r.err, "classify", fifo, "FIFO"), "%s", r.err);
     cr_expect(ERR_LINE_HAS(r.err, "classify", "2 of 2"), "%s", r.err);
     cr_expect_str_eq(r.out, "");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Weights that are not for this model: exit 1, naming the file. */
     r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet_v2",
                                       "--weights", w, good1, NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "classify", w), "stderr: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     results_free(&ref);
     const char *frees[] = {good1, good2, missing, dir, fifo, dangling, loop, trunc,
@@ -937,7 +822,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
 
     /* A directory: only its regular JPEG and PNG files, sorted by name. */
     char *d = zt_path(fx.root, "photos");
-    mkdir_or_die(d);
+    zt_mkdir_or_die(d);
     char *src_a = zt_path(fx.img, "a.png"), *src_b = zt_path(fx.img, "b.jpg");
     char *src_d = zt_path(fx.img, "d.png");
     const char *names[] = {"Zebra.PNG", "apple.jpeg", "b.jpg"};
@@ -955,7 +840,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     cr_assert(copy_file(src_a, p));
     free(p);
     p = zt_path(d, "sub.png");
-    mkdir_or_die(p);
+    zt_mkdir_or_die(p);
     free(p);
     p = zt_path(d, "pipe.png");
     cr_assert_eq(mkfifo(p, 0644), 0);
@@ -964,7 +849,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     cr_assert_eq(symlink("nowhere.jpg", p), 0);
     free(p);
 
-    run_result r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet",
+    zt_run_result r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet",
                                                  "--weights", w, "--json", "--top",
                                                  "3", d, NULL});
     cr_assert_eq(r.status, 0, "DIR: %s", r.err);
@@ -979,7 +864,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
         free(want);
         expect_labels(&rs.v[i], NULL, false);
     }
-    run_free(&r);
+    zt_run_free(&r);
 
     /* The same images through --list, with a blank line and a missing one. */
     char *list = zt_path(fx.root, "list.txt");
@@ -997,7 +882,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     for (int i = 0; i < 3; i++)
         expect_same(&ls.v[i], &rs.v[i], "--list vs DIR");
     results_free(&ls);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Human output without labels: "class N". */
     char *one = zt_path(d, names[2]);
@@ -1008,12 +893,12 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     snprintf(want_line, sizeof want_line, "class %d", rs.v[2].index[0]);
     cr_expect(strstr(r.out, want_line) != NULL, "expected '%s' in: %s", want_line, r.out);
     cr_expect_eq(count_lines(r.out), 3, "path + 2 lines: %s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
     free(one);
 
     /* An empty directory (nothing but a text file): an error naming it. */
     char *empty = zt_path(fx.root, "empty");
-    mkdir_or_die(empty);
+    zt_mkdir_or_die(empty);
     p = zt_path(empty, "readme.txt");
     cr_assert(zt_write_file(p, "x", 1));
     free(p);
@@ -1022,20 +907,20 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     cr_expect_eq(r.status, 1, "empty DIR: exit %d", r.status);
     cr_expect(ERR_LINE_HAS(r.err, "classify", empty), "%s", r.err);
     cr_expect_str_eq(r.out, "");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* A list that does not exist. */
     r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet", "--weights",
                                       w, "--list", missing, NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "classify", missing), "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* --weights imagenet offline: a clear failure, fast (no retry storm). */
     r = run_zoo(&fx, (const char *[]){"classify", "--model", "mobilenet", src_a, NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "classify", "ImageNet weights", "mobilenet"), "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Once the official file is in the cache (MobileNet's has no hash to
      * check), the default --weights imagenet uses it without the network. */
@@ -1049,7 +934,7 @@ Test(cli_classify, dir_list_and_offline_labels, .timeout = 120)
     if (cr.n == 1)
         expect_same(&cr.v[0], &rs.v[1], "--weights imagenet from the cache");
     results_free(&cr);
-    run_free(&r);
+    zt_run_free(&r);
     free(cached);
     results_free(&rs);
 
@@ -1091,9 +976,9 @@ static zoo_tensor *predict_or_die(const fixture *fx, const char *const *extra)
     for (int i = 0; extra[i]; i++)
         args[n++] = extra[i];
     args[n] = NULL;
-    run_result r = run_zoo(fx, args);
+    zt_run_result r = run_zoo(fx, args);
     cr_assert_eq(r.status, 0, "zoo predict: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *t = npy_or_die(y);
     remove(y);
     free(x);
@@ -1115,17 +1000,17 @@ Test(cli_features, rows_match_predict, .timeout = 120)
         paths[i] = zt_path(fx.img, FEAT_IMAGES[i]);
     char *out = zt_path(fx.root, "f.npy");
     char *out_dir = zt_path(fx.root, "out");
-    mkdir_or_die(out_dir);
+    zt_mkdir_or_die(out_dir);
     char *f2 = zt_path(out_dir, "f2.npy");
 
     /* The input layer: exactly what Pillow + preprocess_input give. */
     char *x = zt_path(fx.root, "x.npy");
-    run_result r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet",
+    zt_run_result r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet",
                                                  "--weights", notop, "--layer",
                                                  "input_layer", "-o", out, paths[0],
                                                  paths[1], paths[2], paths[3], NULL});
     cr_assert_eq(r.status, 0, "zoo features --layer input_layer: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *got = npy_or_die(out), *want = npy_or_die(x);
     char msg[512];
     cr_expect(zt_tensor_close(got, want, 0, 2e-6, msg, sizeof msg),
@@ -1141,7 +1026,7 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                                  paths[2], paths[3], NULL});
     cr_assert_eq(r.status, 0, "zoo features: %s", r.err);
     cr_expect_str_eq(r.err, "");
-    run_free(&r);
+    zt_run_free(&r);
     got = npy_or_die(out);
     cr_expect_eq(zoo_tensor_rank(got), 2);
     cr_expect_eq(zoo_tensor_shape(got)[0], N_FEAT);
@@ -1157,7 +1042,7 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                       notop, "-o", f2, paths[3], paths[2], paths[1],
                                       paths[0], NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *rev = npy_or_die(f2);
     cr_assert_eq(zoo_tensor_size(rev), zoo_tensor_size(got));
     for (int i = 0; i < N_FEAT; i++) {
@@ -1174,7 +1059,7 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                       notop, "--pooling", "max", "--output", out,
                                       paths[0], paths[1], paths[2], paths[3], NULL});
     cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     got = npy_or_die(out);
     want = predict_or_die(&fx, (const char *[]){"--weights", notop, "--no-top",
                                                 "--pooling", "max", NULL});
@@ -1190,7 +1075,7 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                           "conv_pw_6_relu", "-o", out, paths[0],
                                           paths[1], paths[2], paths[3], NULL});
         cr_assert_eq(r.status, 0, "--layer with %s: %s", weights[k], r.err);
-        run_free(&r);
+        zt_run_free(&r);
         got = npy_or_die(out);
         cr_expect_eq(zoo_tensor_rank(got), 4);
         cr_expect_eq(zoo_tensor_shape(got)[0], N_FEAT);
@@ -1211,7 +1096,7 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                       top, "--layer", "predictions", "-o", out,
                                       paths[0], paths[1], paths[2], paths[3], NULL});
     cr_assert_eq(r.status, 0, "--layer predictions: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     got = npy_or_die(out);
     want = predict_or_die(&fx, (const char *[]){"--weights", top, NULL});
     cr_expect_eq(zoo_tensor_shape(got)[1], CLASSES);
@@ -1226,14 +1111,14 @@ Test(cli_features, rows_match_predict, .timeout = 120)
                                       paths[0], NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "features", "block9_conv9"), "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet", "--weights",
                                       top, "--layer", "predictions", "--pooling", "avg",
                                       "-o", out, paths[0], NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "features", "--pooling"), "%s", r.err);
-    run_free(&r);
-    cr_expect_not(exists(out));
+    zt_run_free(&r);
+    cr_expect_not(zt_exists(out));
 
     for (int i = 0; i < N_FEAT; i++)
         free(paths[i]);
@@ -1253,12 +1138,12 @@ Test(cli_features, failures_write_nothing, .timeout = 120)
     char *good = zt_path(fx.img, "a.png"), *trunc = zt_path(fx.img, "trunc.jpg");
     char *missing = zt_path(fx.img, "missing.png");
     char *out_dir = zt_path(fx.root, "out");
-    mkdir_or_die(out_dir);
+    zt_mkdir_or_die(out_dir);
     char *out = zt_path(out_dir, "f.npy");
 
     /* A bad image anywhere: each named, exit 1, no output (and no
      * temporary file) in the output directory. */
-    run_result r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet",
+    zt_run_result r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet",
                                                  "--weights", notop, "--batch", "1",
                                                  "-o", out, good, trunc, good,
                                                  missing, NULL});
@@ -1266,9 +1151,9 @@ Test(cli_features, failures_write_nothing, .timeout = 120)
     cr_expect(ERR_LINE_HAS(r.err, "features", trunc), "%s", r.err);
     cr_expect(ERR_LINE_HAS(r.err, "features", missing), "%s", r.err);
     cr_expect(ERR_LINE_HAS(r.err, "features", "no output"), "%s", r.err);
-    cr_expect_not(exists(out));
+    cr_expect_not(zt_exists(out));
     cr_expect_eq(zt_dir_entries(out_dir), 0, "nothing left in %s", out_dir);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* An output directory that does not exist: an error before any work
      * (the weights named do not exist either, and are not reached). */
@@ -1278,22 +1163,22 @@ Test(cli_features, failures_write_nothing, .timeout = 120)
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "features", nodir), "%s", r.err);
     cr_expect(strstr(r.err, "w.h5") == NULL, "the output is checked first: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* The output is a directory. */
     r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet", "--weights",
                                       notop, "-o", out_dir, good, NULL});
     cr_expect_eq(r.status, 1);
     cr_expect(ERR_LINE_HAS(r.err, "features", out_dir, "directory"), "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Success writes exactly the one file. */
     r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet", "--weights",
                                       notop, "-o", out, good, NULL});
     cr_expect_eq(r.status, 0, "%s", r.err);
-    cr_expect(exists(out));
+    cr_expect(zt_exists(out));
     cr_expect_eq(zt_dir_entries(out_dir), 1);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* --weights imagenet (the default) takes the no-top file from the
      * cache: the same features. */
@@ -1303,7 +1188,7 @@ Test(cli_features, failures_write_nothing, .timeout = 120)
     r = run_zoo(&fx, (const char *[]){"features", "--model", "mobilenet", "-o", out2,
                                       good, NULL});
     cr_expect_eq(r.status, 0, "cached no-top ImageNet weights: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *a = npy_or_die(out), *b = npy_or_die(out2);
     expect_close(b, a, "--weights imagenet (cached) vs the same file given");
     zoo_tensor_free(a);

@@ -20,16 +20,10 @@
 #include <jansson.h>
 #include <zoo/zoo.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #ifndef ZOO_TEST_PYTHON
 #define ZOO_TEST_PYTHON "/usr/bin/python3"
@@ -66,79 +60,23 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int status; /* exit code; -1 if killed */
-    char *out;
-    char *err;
-} run_result;
-
-typedef struct {
     char *root;    /* the test's temporary directory */
     char *io;      /* captured stdout / stderr */
     char *home;    /* ZOO_HOME, KERAS_HOME and HOME: empty */
     char *out;     /* where the tool writes: empty at first */
     char *weights; /* the base's weights (save_weights layout) */
     const char *cases;
+    const char *env[13]; /* the tool's: the homes, no network, one thread */
 } fixture;
 
-static run_result run_zoo(const fixture *fx, const char *const *args)
+/* `zoo ARGS...` (NULL-terminated) in the cases directory, stdin from
+ * /dev/null; nothing may reach the network: no weights are downloaded
+ * here. */
+static zt_run_result run_zoo(const fixture *fx, const char *const *args)
 {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = ZOO_TEST_ZOO_BIN;
-    for (int i = 0; args[i]; i++) {
-        cr_assert_lt(n, 62);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    char *out_path = zt_path(fx->io, "stdout"), *err_path = zt_path(fx->io, "stderr");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork failed");
-    if (pid == 0) {
-        int fi = open("/dev/null", O_RDONLY);
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 ||
-            dup2(fe, 2) < 0)
-            _exit(127);
-        /* Nothing may reach the network: no weights are downloaded here. */
-        setenv("ZOO_HOME", fx->home, 1);
-        setenv("KERAS_HOME", fx->home, 1);
-        setenv("HOME", fx->home, 1);
-        setenv("ZOO_MIRROR", "http://127.0.0.1:9/", 1);
-        setenv("ZOO_TIMEOUT", "2", 1);
-        setenv("ZOO_NUM_THREADS", "1", 1); /* tests run in parallel */
-        if (chdir(fx->cases) != 0)
-            _exit(127);
-        alarm(120);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    run_result r = {
-        .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-        .out = zt_read_text_or_die(out_path),
-        .err = zt_read_text_or_die(err_path),
-    };
-    cr_assert_neq(r.status, 127, "could not run %s: %s", argv[0], r.err);
-    cr_assert_neq(r.status, -1, "zoo %s was killed (signal %d); stderr: %s", args[0],
-                  WIFSIGNALED(st) ? WTERMSIG(st) : 0, r.err);
-    free(out_path);
-    free(err_path);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
+    return zt_run_zoo(args, &(zt_run_opts){.io_dir = fx->io, .stdin_null = true,
+                                           .cwd = fx->cases, .env = fx->env,
+                                           .limit_s = 120});
 }
 
 /* fx->out + "/" + name (static buffer per call site is not enough: malloc). */
@@ -150,15 +88,6 @@ static char *out_file(const fixture *fx, const char *name)
 /* ------------------------------------------------------------------ */
 /* The base and its weights                                            */
 /* ------------------------------------------------------------------ */
-
-static zoo_tensor *weight_named(zoo_layer *l, const char *name)
-{
-    for (int i = 0; i < zoo_layer_weight_count(l); i++)
-        if (strcmp(zoo_layer_weight_name(l, i), name) == 0)
-            return zoo_layer_weight(l, i);
-    cr_assert_fail("layer %s has no weight %s", zoo_layer_name(l), name);
-    return NULL;
-}
 
 /* The training images as the model sees them: preprocess_input "tf"
  * (x / 127.5 - 1) of the pixels Pillow wrote, in dataset order. NULL if
@@ -194,62 +123,7 @@ static zoo_model *build_base(bool random)
 
 static zoo_tensor *predict_or_die(zoo_model *m, zoo_tensor *x)
 {
-    zoo_tensor *y = NULL;
-    zoo_predict_opts o = {.threads = 1};
-    cr_assert_eq(zoo_model_predict(m, &x, 1, &y, 1, &o), ZOO_OK, "%s", zoo_last_error());
-    return y;
-}
-
-static const zoo_tensor *find_weight(zoo_layer *l, const char *name)
-{
-    for (int i = 0; i < zoo_layer_weight_count(l); i++)
-        if (strcmp(zoo_layer_weight_name(l, i), name) == 0)
-            return zoo_layer_weight(l, i);
-    return NULL;
-}
-
-/* Each BatchNormalization's moving mean and variance become its input's
- * statistics over the training images (in layer order), so every block
- * passes on a standardised signal. MobileNet is a chain: a BN's input is
- * the layer before it. Runs outside any test (no asserts). */
-static bool calibrate(zoo_model *m, zoo_tensor *x)
-{
-    for (int i = 1; i < zoo_model_layer_count(m); i++) {
-        zoo_layer *bn = zoo_model_layer(m, i);
-        if (strcmp(zoo_layer_class(bn), "BatchNormalization") != 0)
-            continue;
-        zoo_layer *prev = zoo_model_layer(m, i - 1);
-        zoo_sym *in = zoo_model_input(m, 0), *out = zoo_layer_output(prev, 0);
-        zoo_model *cut = zoo_model_new(&in, 1, &out, 1, "calibration");
-        zoo_tensor *y = NULL;
-        zoo_predict_opts o = {.threads = 1};
-        bool ok = cut && zoo_model_predict(cut, &x, 1, &y, 1, &o) == ZOO_OK;
-        zoo_model_free(cut);
-        const zoo_tensor *tm = find_weight(bn, "moving_mean");
-        const zoo_tensor *tv = find_weight(bn, "moving_variance");
-        if (!ok || !tm || !tv || zoo_tensor_rank(y) != 4) {
-            zoo_tensor_free(y);
-            return false;
-        }
-        int ch = zoo_tensor_shape(y)[3];
-        size_t n = zoo_tensor_size(y) / (size_t)ch;
-        float *mean = zoo_tensor_data((zoo_tensor *)tm);
-        float *var = zoo_tensor_data((zoo_tensor *)tv);
-        const float *v = zoo_tensor_cdata(y);
-        for (int c = 0; c < ch; c++) {
-            double s = 0, s2 = 0;
-            for (size_t k = 0; k < n; k++) {
-                double t = v[k * (size_t)ch + (size_t)c];
-                s += t;
-                s2 += t * t;
-            }
-            double mu = s / (double)n, var_c = s2 / (double)n - mu * mu;
-            mean[c] = (float)mu;
-            var[c] = (float)(var_c > 1e-6 ? var_c : 1e-6);
-        }
-        zoo_tensor_free(y);
-    }
-    return true;
+    return zt_predict_or_die(m, x, &(zoo_predict_opts){.threads = 1});
 }
 
 /* cases/base.h5: the seeded, calibrated base (save_weights layout). */
@@ -257,11 +131,15 @@ static bool write_base_weights(const char *cases, char *why, size_t size)
 {
     zoo_model *m = build_base(true);
     zoo_tensor *x = read_inputs(cases);
-    char *path = zt_path(cases, "base.h5");
-    bool ok = m && x && calibrate(m, x) && zoo_model_save_weights(m, path) == ZOO_OK;
+    char *path = zt_path(cases, "base.h5"), detail[512] = "";
+    /* Each BatchNormalization's moving mean and variance become its input's
+     * statistics over the training images, so every block passes on a
+     * standardised signal. Runs outside any test: no asserts. */
+    bool ok = m && x && zt_calibrate_mobilenet_bn(m, x, 1e-6, detail, sizeof detail) &&
+              zoo_model_save_weights(m, path) == ZOO_OK;
     if (!ok)
         snprintf(why, size, "cannot write the base weights %s: %s", path,
-                 zoo_last_error());
+                 detail[0] ? detail : zoo_last_error());
     free(path);
     zoo_tensor_free(x);
     zoo_model_free(m);
@@ -275,9 +153,13 @@ static fixture fixture_new(void)
     fx.home = zt_path(fx.root, "home");
     fx.out = zt_path(fx.root, "out");
     fx.weights = zt_path(fx.cases, "base.h5");
-    cr_assert_eq(mkdir(fx.io, 0755), 0);
-    cr_assert_eq(mkdir(fx.home, 0755), 0);
-    cr_assert_eq(mkdir(fx.out, 0755), 0);
+    const char *env[] = {"ZOO_HOME", fx.home, "KERAS_HOME", fx.home, "HOME", fx.home,
+                         ZT_ZOO_OFFLINE_ENV, NULL};
+    _Static_assert(sizeof env == sizeof fx.env, "fixture.env holds the environment");
+    memcpy(fx.env, env, sizeof env);
+    zt_mkdir_or_die(fx.io);
+    zt_mkdir_or_die(fx.home);
+    zt_mkdir_or_die(fx.out);
     return fx;
 }
 
@@ -357,9 +239,9 @@ static void initial_head(unsigned long long seed, float *kernel, float *bias)
                                                  .activation = ZOO_ACT_SOFTMAX});
     cr_assert_not_null(zoo_apply(d, in), "%s", zoo_last_error());
     cr_assert_eq(zoo_layer_initialize(d, seed), ZOO_OK, "%s", zoo_last_error());
-    memcpy(kernel, zoo_tensor_cdata(weight_named(d, "kernel")),
+    memcpy(kernel, zoo_tensor_cdata(zt_weight_named_or_die(d, "kernel")),
            sizeof(float) * FEATS * CLASSES);
-    memcpy(bias, zoo_tensor_cdata(weight_named(d, "bias")), sizeof(float) * CLASSES);
+    memcpy(bias, zoo_tensor_cdata(zt_weight_named_or_die(d, "bias")), sizeof(float) * CLASSES);
     zoo_graph_release(g);
 }
 
@@ -538,9 +420,9 @@ Test(finetune, epochs_zero_writes_the_start_that_the_seed_fixes)
                             "--epochs", "0", "--seed", "4", "-o", c, NULL};
     const char *const *runs[] = {args_a, args_b, args_c};
     for (int i = 0; i < 3; i++) {
-        run_result r = run_zoo(&fx, runs[i]);
+        zt_run_result r = run_zoo(&fx, runs[i]);
         cr_assert_eq(r.status, 0, "run %d: exit %d; stderr: %s", i, r.status, r.err);
-        run_free(&r);
+        zt_run_free(&r);
     }
 
     float k3[FEATS * CLASSES], b3[CLASSES], k4[FEATS * CLASSES], b4[CLASSES];
@@ -553,8 +435,8 @@ Test(finetune, epochs_zero_writes_the_start_that_the_seed_fixes)
         check_class_names(m);
         cr_assert_gt(check_base_weights(base, m, NULL), 20);
         zoo_layer *p = zoo_model_get_layer(m, "predictions");
-        const float *kernel = zoo_tensor_cdata(weight_named(p, "kernel"));
-        const float *bias = zoo_tensor_cdata(weight_named(p, "bias"));
+        const float *kernel = zoo_tensor_cdata(zt_weight_named_or_die(p, "kernel"));
+        const float *bias = zoo_tensor_cdata(zt_weight_named_or_die(p, "bias"));
         const float *want = i < 2 ? k3 : k4;
         cr_assert(memcmp(kernel, want, sizeof k3) == 0,
                   "run %d: the predictions kernel is not zoo_layer_initialize(seed %d)'s",
@@ -573,7 +455,7 @@ Test(finetune, epochs_zero_writes_the_start_that_the_seed_fixes)
     cr_assert_eq(read_csv(csv, "epoch", v), 0);
     check_svg(svg);
     char *b_csv = out_file(&fx, "b.history.csv"), *b_svg = out_file(&fx, "b.history.svg");
-    cr_assert(exists(b_csv) && exists(b_svg), "OUT without .h5 gets OUT.history.*");
+    cr_assert(zt_exists(b_csv) && zt_exists(b_svg), "OUT without .h5 gets OUT.history.*");
     cr_assert_eq(zt_dir_entries(fx.out), 9, "only the three runs' files are left");
     free(b_csv);
     free(b_svg);
@@ -595,11 +477,11 @@ Test(finetune, sgd_trains_the_head_as_keras_and_classify_uses_it)
                           "--epochs", "2", "--optimizer", "sgd", "--lr", "0.01",
                           "--batch-size", "5", "--no-shuffle", "--seed", "1",
                           "-o", out, NULL};
-    run_result r = run_zoo(&fx, args);
+    zt_run_result r = run_zoo(&fx, args);
     cr_assert_eq(r.status, 0, "exit %d; stderr: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.out, "epoch 1/2: accuracy="), "stdout: %s", r.out);
     cr_assert_not_null(strstr(r.out, "epoch 2/2: accuracy="), "stdout: %s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* The reference run. */
     double *feats = training_features(&fx);
@@ -616,8 +498,8 @@ Test(finetune, sgd_trains_the_head_as_keras_and_classify_uses_it)
     zoo_model *base = loaded_base(&fx);
     cr_assert_gt(check_base_weights(base, m, NULL), 20);
     zoo_layer *p = zoo_model_get_layer(m, "predictions");
-    const float *kernel = zoo_tensor_cdata(weight_named(p, "kernel"));
-    const float *bias = zoo_tensor_cdata(weight_named(p, "bias"));
+    const float *kernel = zoo_tensor_cdata(zt_weight_named_or_die(p, "kernel"));
+    const float *bias = zoo_tensor_cdata(zt_weight_named_or_die(p, "bias"));
     double moved = 0;
     for (int i = 0; i < FEATS * CLASSES; i++) {
         moved = fmax(moved, fabs(ref.kernel[i] - k0[i]));
@@ -675,7 +557,7 @@ Test(finetune, sgd_trains_the_head_as_keras_and_classify_uses_it)
         cr_assert_not_null(line);
         line++;
     }
-    run_free(&r);
+    zt_run_free(&r);
 
     free(svg);
     free(csv);
@@ -695,9 +577,9 @@ Test(finetune, unfreeze_from_trains_that_layer_on_with_validation_data)
                           "--image-size", "32,32", "--epochs", "1", "--optimizer",
                           "adam", "--batch-size", "6", "--no-shuffle",
                           "--unfreeze-from", "conv_pw_13", "-o", out, NULL};
-    run_result r = run_zoo(&fx, args);
+    zt_run_result r = run_zoo(&fx, args);
     cr_assert_eq(r.status, 0, "exit %d; stderr: %s", r.status, r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     zoo_model *m = load_model_or_die(out);
     zoo_model *base = loaded_base(&fx);
@@ -750,7 +632,7 @@ Test(finetune, unfreeze_from_trains_that_layer_on_with_validation_data)
 static void expect_failure(const fixture *fx, const char *const *args, int status,
                            const char *needle)
 {
-    run_result r = run_zoo(fx, args);
+    zt_run_result r = run_zoo(fx, args);
     cr_assert_eq(r.status, status, "%s: exit %d, wanted %d; stderr: %s", needle,
                  r.status, status, r.err);
     cr_assert_not_null(strstr(r.err, needle), "stderr does not mention '%s': %s",
@@ -758,7 +640,7 @@ static void expect_failure(const fixture *fx, const char *const *args, int statu
     cr_assert_not_null(strstr(r.err, "zoo finetune: "), "%s", r.err);
     cr_assert_eq(zt_dir_entries(fx->out), 0, "a failed run (%s) left files behind",
                  needle);
-    run_free(&r);
+    zt_run_free(&r);
 }
 
 Test(finetune, bad_input_fails_and_writes_nothing)
@@ -802,13 +684,13 @@ Test(finetune, unreadable_image_is_skipped_with_a_warning)
     const char *args[] = {"finetune", "--model", "mobilenet", "--data", "bad",
                           "--weights", fx.weights, "--image-size", "32,32",
                           "--epochs", "1", "--optimizer", "sgd", "-o", out, NULL};
-    run_result r = run_zoo(&fx, args);
+    zt_run_result r = run_zoo(&fx, args);
     cr_assert_eq(r.status, 0, "exit %d; stderr: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "zoo finetune: warning: "), "%s", r.err);
     cr_assert_not_null(strstr(r.err, "broken.png"), "the warning names the file: %s", r.err);
     cr_assert_not_null(strstr(r.err, "1 file skipped"), "a count at the end: %s", r.err);
     cr_assert_not_null(strstr(r.out, "4 images in 2 classes"), "%s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_model *m = load_model_or_die(out);
     cr_assert_eq(zoo_model_class_name_count(m), 2);
     cr_assert_str_eq(zoo_model_class_name(m, 1), "dog");
@@ -840,25 +722,25 @@ Test(classify, model_file_needs_a_preprocess_mode)
 
     const char *no_mode[] = {"classify", "--model", tiny, "--json", "data/dog/img1.png",
                              NULL};
-    run_result r = run_zoo(&fx, no_mode);
+    zt_run_result r = run_zoo(&fx, no_mode);
     cr_assert_eq(r.status, 2, "exit %d; stderr: %s", r.status, r.err);
     cr_assert_not_null(strstr(r.err, "--preprocess"), "%s", r.err);
     cr_assert_str_eq(r.out, "");
-    run_free(&r);
+    zt_run_free(&r);
 
     const char *with_weights[] = {"classify", "--model", tiny, "--weights", tiny,
                                   "--preprocess", "tf", "data/dog/img1.png", NULL};
     r = run_zoo(&fx, with_weights);
     cr_assert_eq(r.status, 2, "--weights FILE with a model file: exit %d; %s", r.status,
                  r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     const char *registry_mode[] = {"classify", "--model", "mobilenet", "--preprocess",
                                    "caffe", "data/dog/img1.png", NULL};
     r = run_zoo(&fx, registry_mode);
     cr_assert_eq(r.status, 2, "--preprocess with a registry model: exit %d; %s",
                  r.status, r.err);
-    run_free(&r);
+    zt_run_free(&r);
 
     const char *ok[] = {"classify", "--model", tiny, "--preprocess", "tf", "--json",
                         "--top", "5", "data/dog/img1.png", NULL};
@@ -895,7 +777,7 @@ Test(classify, model_file_needs_a_preprocess_mode)
                   json_number_value(json_object_get(json_array_get(preds, 1), "score")));
     json_decref(rec);
     zoo_tensor_free(x);
-    run_free(&r);
+    zt_run_free(&r);
     free(tiny);
     fixture_free(&fx);
 }

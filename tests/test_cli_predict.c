@@ -12,76 +12,27 @@
 #include <criterion/criterion.h>
 #include <zoo/zoo.h>
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* Running the tool                                                    */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    int status; /* exit code; -1 if it did not exit normally */
-    char *out;  /* stdout, NUL-terminated */
-    char *err;  /* stderr */
-} run_result;
-
 /* Runs `zoo ARGS...` (NULL-terminated) with stdout and stderr captured in
  * files under `dir` (names starting with '.', so they are told apart from
- * the tool's own files). */
-static run_result run_zoo(const char *dir, const char *const *args)
+ * the tool's own files, and removed once read). */
+static zt_run_result run_zoo(const char *dir, const char *const *args)
 {
-    char *out_path = zt_path(dir, ".stdout"), *err_path = zt_path(dir, ".stderr");
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = ZOO_TEST_ZOO_BIN;
-    for (int i = 0; args[i]; i++) {
-        cr_assert_lt(n, 62);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork failed");
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        close(fo);
-        close(fe);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    run_result r = {
-        .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-        .out = zt_read_text_or_die(out_path),
-        .err = zt_read_text_or_die(err_path),
-    };
-    cr_assert_neq(r.status, 127, "could not run %s: %s", ZOO_TEST_ZOO_BIN, r.err);
-    remove(out_path);
-    remove(err_path);
-    free(out_path);
-    free(err_path);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
+    return zt_run_zoo(args, &(zt_run_opts){.io_dir = dir, .io_prefix = ".",
+                                           .remove_io = true, .allow_killed = true});
 }
 
 /* stderr is one non-empty line that starts "zoo predict:" (usage errors
  * may add a hint line) and mentions every given string. */
-static void expect_message(const run_result *r, ...)
+static void expect_message(const zt_run_result *r, ...)
 {
     cr_expect(strncmp(r->err, "zoo predict: ", 13) == 0,
               "stderr should start with 'zoo predict: ', got: %s", r->err);
@@ -94,12 +45,6 @@ static void expect_message(const run_result *r, ...)
 }
 
 #define EXPECT_MESSAGE(r, ...) expect_message((r), __VA_ARGS__, (const char *)NULL)
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 /* The files of `dir` other than those listed: none may appear (no output,
  * no temporary file). */
@@ -131,19 +76,19 @@ static void save_or_die(const char *path, const zoo_tensor *t)
 Test(cli_predict, help)
 {
     char *dir = zt_tmpdir_or_die();
-    run_result r = run_zoo(dir, (const char *[]){"predict", "--help", NULL});
+    zt_run_result r = run_zoo(dir, (const char *[]){"predict", "--help", NULL});
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "usage: zoo predict") != NULL, "help: %s", r.out);
     cr_expect(strstr(r.out, "--weights") && strstr(r.out, "--layer") &&
                   strstr(r.out, "--no-top") && strstr(r.out, "--pooling"),
               "help should list the options: %s", r.out);
     cr_expect_str_eq(r.err, "");
-    run_free(&r);
+    zt_run_free(&r);
     /* The top-level help lists the command. */
     r = run_zoo(dir, (const char *[]){"--help", NULL});
     cr_expect_eq(r.status, 0);
     cr_expect(strstr(r.out, "predict") != NULL, "zoo --help: %s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
     zt_rmtree(dir);
     free(dir);
 }
@@ -156,59 +101,59 @@ Test(cli_predict, usage_errors_exit_2)
     save_or_die(x, t);
     zoo_tensor_free(t);
 
-    run_result r = run_zoo(dir, (const char *[]){"predict", "--weights", "w.h5",
+    zt_run_result r = run_zoo(dir, (const char *[]){"predict", "--weights", "w.h5",
                                                  "--input", x, "--output", y, NULL});
     cr_expect_eq(r.status, 2, "missing --model: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--model");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--weights",
                                       "w.h5", "--input", x, NULL});
     cr_expect_eq(r.status, 2, "missing --output: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--output");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "alexnet", "--weights",
                                       "w.h5", "--input", x, "--output", y, NULL});
     cr_expect_eq(r.status, 2, "unknown model: exit %d", r.status);
     EXPECT_MESSAGE(&r, "alexnet", "vgg16");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--weights",
                                       "w.h5", "--input", x, "--output", y,
                                       "--pooling", "mean", "--no-top", NULL});
     cr_expect_eq(r.status, 2, "bad --pooling: exit %d", r.status);
     EXPECT_MESSAGE(&r, "mean");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--weights",
                                       "w.h5", "--input", x, "--output", y,
                                       "--pooling", "avg", NULL});
     cr_expect_eq(r.status, 2, "--pooling with the top: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--no-top");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model=vgg16", "--weights=w.h5",
                                       "--input", x, "--output", y, "--batch",
                                       "0", NULL});
     cr_expect_eq(r.status, 2, "--batch 0: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--batch");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--weights",
                                       "w.h5", "--input", x, "--output", y,
                                       "--threads", NULL});
     cr_expect_eq(r.status, 2, "--threads without a value: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--threads");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--frobnicate",
                                       NULL});
     cr_expect_eq(r.status, 2, "unknown option: exit %d", r.status);
     EXPECT_MESSAGE(&r, "--frobnicate");
-    run_free(&r);
+    zt_run_free(&r);
 
-    cr_expect_not(exists(y), "a usage error wrote %s", y);
+    cr_expect_not(zt_exists(y), "a usage error wrote %s", y);
     expect_only(dir, 1); /* x.npy */
     zt_rmtree(dir);
     free(x);
@@ -241,41 +186,41 @@ Test(cli_predict, bad_inputs_exit_1)
     zoo_tensor_free(t);
     const int n_files = 4; /* junk, gray, flat, x */
 
-    run_result r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16",
+    zt_run_result r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16",
                                                  "--no-top", "--weights", "w.h5",
                                                  "--input", missing, "--output",
                                                  y, NULL});
     cr_expect_eq(r.status, 1, "missing input: exit %d", r.status);
     EXPECT_MESSAGE(&r, missing);
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--no-top",
                                       "--weights", "w.h5", "--input", junk,
                                       "--output", y, NULL});
     cr_expect_eq(r.status, 1, "malformed .npy: exit %d", r.status);
     EXPECT_MESSAGE(&r, junk);
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--no-top",
                                       "--weights", "w.h5", "--input", gray,
                                       "--output", y, NULL});
     cr_expect_eq(r.status, 1, "1 channel: exit %d", r.status);
     EXPECT_MESSAGE(&r, gray, "channel", "(1, 32, 32, 1)");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--no-top",
                                       "--weights", "w.h5", "--input", flat,
                                       "--output", y, NULL});
     cr_expect_eq(r.status, 1, "2-D input: exit %d", r.status);
     EXPECT_MESSAGE(&r, flat, "(2, 3)", "4-D");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* With the top, only the model's own size. */
     r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16", "--weights",
                                       "w.h5", "--input", x, "--output", y, NULL});
     cr_expect_eq(r.status, 1, "32x32 with the top: exit %d", r.status);
     EXPECT_MESSAGE(&r, "224x224", "--no-top");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Weights that do not exist. */
     char *noweights = zt_path(dir, "no_such_weights.h5");
@@ -284,7 +229,7 @@ Test(cli_predict, bad_inputs_exit_1)
                                       "--output", y, NULL});
     cr_expect_eq(r.status, 1, "missing weights: exit %d", r.status);
     EXPECT_MESSAGE(&r, noweights);
-    run_free(&r);
+    zt_run_free(&r);
     free(noweights);
 
     /* Weights that are not HDF5. */
@@ -293,9 +238,9 @@ Test(cli_predict, bad_inputs_exit_1)
                                       "--output", y, NULL});
     cr_expect_eq(r.status, 1, "junk weights: exit %d", r.status);
     EXPECT_MESSAGE(&r, junk);
-    run_free(&r);
+    zt_run_free(&r);
 
-    cr_expect_not(exists(y), "a failed run wrote %s", y);
+    cr_expect_not(zt_exists(y), "a failed run wrote %s", y);
     expect_only(dir, n_files);
     zt_rmtree(dir);
     free(x);
@@ -345,11 +290,7 @@ static void copy_weights(const zoo_model *from, zoo_model *to)
 
 static zoo_tensor *predict_or_die(zoo_model *m, zoo_tensor *x)
 {
-    zoo_tensor *y = NULL;
-    zoo_predict_opts opts = {.threads = THREADS, .batch_size = 32};
-    cr_assert_eq(zoo_model_predict(m, &x, 1, &y, 1, &opts), ZOO_OK, "%s",
-                 zoo_last_error());
-    return y;
+    return zt_predict_or_die(m, x, &(zoo_predict_opts){.threads = THREADS, .batch_size = 32});
 }
 
 /* The tool's output file equals `want` (same shape; within 1e-6). */
@@ -380,13 +321,13 @@ Test(cli_predict, end_to_end, .timeout = 180)
     save_or_die(x, xt);
 
     /* The whole model: (3, 1, 1, 512). */
-    run_result r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16",
+    zt_run_result r = run_zoo(dir, (const char *[]){"predict", "--model", "vgg16",
                                                  "--no-top", "--weights", w,
                                                  "--input", x, "--output", y,
                                                  "--threads", threads, NULL});
     cr_assert_eq(r.status, 0, "zoo predict failed (%d): %s", r.status, r.err);
     cr_expect_str_eq(r.err, "");
-    run_free(&r);
+    zt_run_free(&r);
     zoo_tensor *want = predict_or_die(m, xt);
     cr_expect_eq(zoo_tensor_shape(want)[3], 512);
     expect_npy_equals(y, want, "vgg16 --no-top");
@@ -398,7 +339,7 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       "--weights", w, "--input", x, "--output", y,
                                       "--threads", "1", "--batch", "1", NULL});
     cr_assert_eq(r.status, 0, "zoo predict --batch 1 failed: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     want = predict_or_die(m, xt);
     expect_npy_equals(y, want, "vgg16 --no-top --batch 1 --threads 1");
     zoo_tensor_free(want);
@@ -410,7 +351,7 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       "--layer", "block1_pool", "--threads",
                                       threads, NULL});
     cr_assert_eq(r.status, 0, "zoo predict --layer failed: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_sym *in = zoo_model_input(m, 0);
     zoo_sym *out = zoo_layer_output(zoo_model_get_layer(m, "block1_pool"), 0);
     zoo_model *cut = zoo_model_new(&in, 1, &out, 1, "block1_pool");
@@ -429,7 +370,7 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       "--input", x, "--output", yp, "--threads",
                                       threads, NULL});
     cr_assert_eq(r.status, 0, "zoo predict --pooling avg failed: %s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     zoo_model *pm = vgg16_or_die(ZOO_POOL_AVG, 99);
     copy_weights(m, pm);
     want = predict_or_die(pm, xt);
@@ -446,8 +387,8 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       "--layer", "block9_conv7", NULL});
     cr_expect_eq(r.status, 1, "unknown layer: exit %d", r.status);
     EXPECT_MESSAGE(&r, "block9_conv7");
-    run_free(&r);
-    cr_expect_not(exists(yu));
+    zt_run_free(&r);
+    cr_expect_not(zt_exists(yu));
 
     /* Weights for another model: exit 1, no output. */
     r = run_zoo(dir, (const char *[]){"predict", "--model", "resnet50", "--no-top",
@@ -455,8 +396,8 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       NULL});
     cr_expect_eq(r.status, 1, "mismatched weights: exit %d", r.status);
     EXPECT_MESSAGE(&r, w);
-    run_free(&r);
-    cr_expect_not(exists(yu));
+    zt_run_free(&r);
+    cr_expect_not(zt_exists(yu));
 
     /* An output directory that does not exist: exit 1, nothing written. */
     char *nodir = zt_path(dir, "no_such_dir/y.npy");
@@ -465,7 +406,7 @@ Test(cli_predict, end_to_end, .timeout = 180)
                                       nodir, "--layer", "block1_pool", NULL});
     cr_expect_eq(r.status, 1, "output in a missing directory: exit %d", r.status);
     EXPECT_MESSAGE(&r, nodir);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* w, x, y, y_block1_pool, y_avg: nothing else (no temporaries). */
     expect_only(dir, 5);

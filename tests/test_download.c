@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -155,12 +154,6 @@ static long long file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
-}
-
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
 }
 
 /* True when `path` holds exactly `size` bytes made with `seed`. */
@@ -311,9 +304,9 @@ static void expect_cache_sane(const fixture *fx, const char *name, size_t size,
     char *final = home_path(fx, name);
     char lock[4200];
     snprintf(lock, sizeof lock, "%s.lock", final);
-    cr_expect(!exists(final) || has_content(final, size, seed),
+    cr_expect(!zt_exists(final) || has_content(final, size, seed),
               "%s exists with the wrong content", final);
-    cr_expect(!exists(lock), "%s was left behind", lock);
+    cr_expect(!zt_exists(lock), "%s was left behind", lock);
     free(final);
 }
 
@@ -339,71 +332,28 @@ static int closed_port(void)
 /* Running the tool                                                    */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    int status; /* exit code; -1 if it did not exit normally */
-    char *out, *err;
-} run_result;
-
-static pid_t spawn_zoo(const fixture *fx, const char *tag, const char *const *args,
-                       long fsize_limit)
+/* Starts `zoo ARGS...` (NULL-terminated) with stdout and stderr captured in
+ * fx->dir/.TAG.stdout and .TAG.stderr (removed once read), writes past
+ * fsize_limit bytes failing when it is > 0. */
+static zt_child spawn_zoo(const fixture *fx, const char *tag, const char *const *args,
+                          long fsize_limit)
 {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = ZOO_TEST_ZOO_BIN;
-    for (int i = 0; args[i]; i++) {
-        cr_assert_lt(n, 62);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-    char out[4200], err[4200];
-    snprintf(out, sizeof out, "%s/.%s.stdout", fx->dir, tag);
-    snprintf(err, sizeof err, "%s/.%s.stderr", fx->dir, tag);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        if (fsize_limit > 0) {
-            signal(SIGXFSZ, SIG_IGN);
-            struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
-            setrlimit(RLIMIT_FSIZE, &rl);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, ".%s.", tag);
+    return zt_run_zoo_start(args, &(zt_run_opts){.io_dir = fx->dir, .io_prefix = prefix,
+                                                 .remove_io = true,
+                                                 .fsize_limit = fsize_limit,
+                                                 .allow_killed = true});
 }
 
-static run_result wait_zoo(const fixture *fx, const char *tag, pid_t pid)
+static zt_run_result run_zoo_limited(const fixture *fx, const char *const *args,
+                                     long fsize_limit)
 {
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char out[4200], err[4200];
-    snprintf(out, sizeof out, "%s/.%s.stdout", fx->dir, tag);
-    snprintf(err, sizeof err, "%s/.%s.stderr", fx->dir, tag);
-    run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_text(out), read_text(err)};
-    cr_assert_neq(r.status, 127, "could not run %s: %s", ZOO_TEST_ZOO_BIN, r.err);
-    unlink(out);
-    unlink(err);
-    return r;
-}
-
-static run_result run_zoo_limited(const fixture *fx, const char *const *args,
-                                  long fsize_limit)
-{
-    return wait_zoo(fx, "run", spawn_zoo(fx, "run", args, fsize_limit));
+    zt_child c = spawn_zoo(fx, "run", args, fsize_limit);
+    return zt_run_wait(&c);
 }
 
 #define RUN_ZOO(fx, ...) run_zoo_limited((fx), (const char *const[]){__VA_ARGS__, NULL}, 0)
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
 
 /* ------------------------------------------------------------------ */
 /* The library: success, cache, Keras cache                            */
@@ -478,7 +428,7 @@ Test(download, keras_cache_copy_is_reused)
     cr_assert_not_null(path, "%s", zoo_last_error());
     cr_expect_str_eq(path, kpath, "the Keras copy should be used where it is");
     cr_expect_eq(log_count(fx, NULL), 0, "no request for a file Keras has");
-    cr_expect(!exists(fx->home), "nothing written to ZOO_HOME");
+    cr_expect(!zt_exists(fx->home), "nothing written to ZOO_HOME");
     free(path);
 
     /* A Keras copy with the wrong bytes is ignored (and left alone). */
@@ -516,7 +466,7 @@ Test(download, stale_file_with_wrong_hash_is_replaced)
     fx_stop(fx);
     fx_start(fx, "--rule", BLOB_PATH "=404");
     cr_expect_null(zoo_get_file(BLOB_URL, md5, NULL, NULL));
-    cr_expect(!exists(final), "a file with the wrong hash stayed under the final name");
+    cr_expect(!zt_exists(final), "a file with the wrong hash stayed under the final name");
     free(final);
     fx_free(fx);
 }
@@ -573,7 +523,7 @@ Test(download, labels_use_keras_url_and_md5)
     cr_expect_eq(log_count(fx, "GET " LABELS_PATH " "), 1,
                  "the class index URL, mirrored");
     char *final = home_path(fx, "imagenet_class_index.json");
-    cr_expect(!exists(final));
+    cr_expect(!zt_exists(final));
     free(final);
     free(path);
     fx_free(fx);
@@ -735,7 +685,7 @@ Test(download, stalled_server_is_abandoned_and_part_resumed_later)
     char *final = home_path(fx, BLOB_NAME);
     char part[4200];
     snprintf(part, sizeof part, "%s.part", final);
-    cr_expect(!exists(final));
+    cr_expect(!zt_exists(final));
     /* The server takes ranges: the bytes before the stall are kept. */
     cr_expect_eq(file_size(part), 60000, ".part holds %lld bytes", file_size(part));
     expect_has(zoo_last_error(), part, "the error");
@@ -747,7 +697,7 @@ Test(download, stalled_server_is_abandoned_and_part_resumed_later)
     cr_assert_not_null(path, "%s", zoo_last_error());
     cr_expect(has_content(path, BLOB_SIZE, BLOB_SEED));
     cr_expect_eq(log_count(fx, "range=bytes=60000- status=206"), 1);
-    cr_expect(!exists(part));
+    cr_expect(!zt_exists(part));
     free(path);
     free(final);
     expect_cache_sane(fx, BLOB_NAME, BLOB_SIZE, BLOB_SEED);
@@ -873,11 +823,11 @@ Test(download, unwritable_cache_names_the_path)
 
     char url[256];
     snprintf(url, sizeof url, "%s" BLOB_PATH, fx->mirror);
-    run_result r = RUN_ZOO(fx, "download", "--url", url, "--hash",
+    zt_run_result r = RUN_ZOO(fx, "download", "--url", url, "--hash",
                            "0123456789abcdef0123456789abcdef", "-o", "x.bin");
     cr_expect_eq(r.status, 1);
     expect_has(r.err, home, "stderr");
-    run_free(&r);
+    zt_run_free(&r);
 
     /* A read-only directory, where permissions bind (not root). */
     mkdirs_or_die(fx->home);
@@ -911,16 +861,16 @@ Test(download, offline_error_names_url_cache_path_and_mirror)
     expect_has(zoo_last_error(), final, "the error");
     expect_has(zoo_last_error(), "--mirror", "the error");
     expect_has(zoo_last_error(), "ZOO_MIRROR", "the error");
-    cr_expect(!exists(final));
+    cr_expect(!zt_exists(final));
 
-    run_result r = RUN_ZOO(fx, "download", "vgg16");
+    zt_run_result r = RUN_ZOO(fx, "download", "vgg16");
     cr_expect_eq(r.status, 1);
     char *vgg = home_path(fx, VGG16_NAME);
     expect_has(r.err, vgg, "stderr");
     expect_has(r.err, "--mirror", "stderr");
     expect_has(r.err, mirror, "stderr");
     cr_expect_str_eq(r.out, "");
-    run_free(&r);
+    zt_run_free(&r);
     free(vgg);
     free(final);
     fx_free(fx);
@@ -935,14 +885,14 @@ Test(download, disk_full_is_a_clear_error)
     manifest_hash(fx, BLOB_PATH, md5, NULL);
     snprintf(url, sizeof url, "%s" BLOB_PATH, fx->mirror);
     /* A file size limit makes writes fail (EFBIG) as a full disk would. */
-    run_result r = run_zoo_limited(
+    zt_run_result r = run_zoo_limited(
         fx, (const char *const[]){"download", "--url", url, "--hash", md5, NULL}, 50000);
     cr_expect_eq(r.status, 1);
     expect_has(r.err, "zoo download: ", "stderr");
     expect_has(r.err, BLOB_NAME ".part", "stderr");
     expect_has(r.err, strerror(EFBIG), "stderr");
     cr_expect_eq(zt_dir_entries(fx->home), 0, "no final file and no .part");
-    run_free(&r);
+    zt_run_free(&r);
     fx_free(fx);
 }
 
@@ -966,7 +916,7 @@ Test(download, bad_arguments)
     setenv("ZOO_MIRROR", "ftp://mirror", 1);
     cr_expect_null(zoo_get_file(BLOB_URL, NULL, NULL, NULL));
     expect_has(zoo_last_error(), "ftp://mirror", "the error");
-    cr_expect(!exists(fx->home) || zt_dir_entries(fx->home) == 0);
+    cr_expect(!zt_exists(fx->home) || zt_dir_entries(fx->home) == 0);
     fx_free(fx);
 }
 
@@ -1028,10 +978,10 @@ Test(download, concurrent_processes_download_once)
     manifest_hash(fx, BLOB_PATH, md5, NULL);
     snprintf(url, sizeof url, GCS BLOB_PATH);
     const char *args[] = {"download", "--url", url, "--hash", md5, NULL};
-    pid_t a = spawn_zoo(fx, "a", args, 0);
+    zt_child a = spawn_zoo(fx, "a", args, 0);
     usleep(100000);
-    pid_t b = spawn_zoo(fx, "b", args, 0);
-    run_result ra = wait_zoo(fx, "a", a), rb = wait_zoo(fx, "b", b);
+    zt_child b = spawn_zoo(fx, "b", args, 0);
+    zt_run_result ra = zt_run_wait(&a), rb = zt_run_wait(&b);
     cr_expect_eq(ra.status, 0, "first: %s", ra.err);
     cr_expect_eq(rb.status, 0, "second: %s", rb.err);
     char *final = home_path(fx, BLOB_NAME);
@@ -1042,8 +992,8 @@ Test(download, concurrent_processes_download_once)
     cr_expect_eq(log_count(fx, "GET"), 1, "one download for both");
     cr_expect(has_content(final, BLOB_SIZE, BLOB_SEED));
     cr_expect_eq(zt_dir_entries(fx->home), 1, "no .part or .lock left");
-    run_free(&ra);
-    run_free(&rb);
+    zt_run_free(&ra);
+    zt_run_free(&rb);
     free(final);
     fx_free(fx);
 }
@@ -1055,18 +1005,18 @@ Test(download, concurrent_processes_download_once)
 Test(cli_download, help_and_usage_errors)
 {
     fixture *fx = fx_new();
-    run_result r = RUN_ZOO(fx, "download", "--help");
+    zt_run_result r = RUN_ZOO(fx, "download", "--help");
     cr_expect_eq(r.status, 0);
     expect_has(r.out, "usage: zoo download", "help");
     expect_has(r.out, "--mirror", "help");
     expect_has(r.out, "--url", "help");
     expect_has(r.out, "no published hash", "help");
     cr_expect_str_eq(r.err, "");
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "--help");
     expect_has(r.out, "download", "zoo --help");
     expect_has(r.out, "cache", "zoo --help");
-    run_free(&r);
+    zt_run_free(&r);
 
     const char *const cases[][8] = {
         {"download", NULL},
@@ -1088,12 +1038,12 @@ Test(cli_download, help_and_usage_errors)
                      cases[i][1] && cases[i][2] ? cases[i][2] : "", r.status);
         cr_expect(strncmp(r.err, "zoo download: ", 14) == 0, "case %zu: %s", i, r.err);
         cr_expect_str_eq(r.out, "");
-        run_free(&r);
+        zt_run_free(&r);
     }
     r = RUN_ZOO(fx, "download", "alexnet");
     expect_has(r.err, "vgg16", "unknown model (the known ones listed)");
-    run_free(&r);
-    cr_expect(!exists(fx->home), "usage errors touch nothing");
+    zt_run_free(&r);
+    cr_expect(!zt_exists(fx->home), "usage errors touch nothing");
     fx_free(fx);
 }
 
@@ -1102,7 +1052,7 @@ Test(cli_download, model_through_mirror)
     fixture *fx = fx_new();
     fx_put(fx, MOBILENET_PATH, 20000, 4);
     fx_start(fx, "--rule", "/unused=404");
-    run_result r = RUN_ZOO(fx, "download", "mobilenet");
+    zt_run_result r = RUN_ZOO(fx, "download", "mobilenet");
     cr_expect_eq(r.status, 0, "%s", r.err);
     char *final = home_path(fx, MOBILENET_NAME);
     char line[4200];
@@ -1111,14 +1061,14 @@ Test(cli_download, model_through_mirror)
     cr_expect_str_eq(r.err, "", "no progress bar off a terminal, no messages");
     cr_expect(has_content(final, 20000, 4));
     cr_expect_eq(log_count(fx, "GET " MOBILENET_PATH " range=- status=200"), 1);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* Again: cached, no request. */
     r = RUN_ZOO(fx, "download", "mobilenet");
     cr_expect_eq(r.status, 0);
     cr_expect_str_eq(r.out, line);
     cr_expect_eq(log_count(fx, NULL), 1);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* --mirror beats $ZOO_MIRROR. */
     char mirror[64];
@@ -1130,7 +1080,7 @@ Test(cli_download, model_through_mirror)
     expect_has(r.err, fx->mirror, "stderr");
     cr_expect_eq(log_count(fx, "GET /tensorflow/keras-applications/mobilenet/"
                                "mobilenet_1_0_224_tf_no_top.h5 "), 1);
-    run_free(&r);
+    zt_run_free(&r);
     free(final);
     fx_free(fx);
 }
@@ -1140,18 +1090,18 @@ Test(cli_download, http_errors_and_hash_mismatch)
     fixture *fx = fx_new();
     fx_put(fx, VGG16_PATH, 3000, 9); /* not the real VGG16: wrong MD5 */
     fx_start(fx, "--rule", "/unused=404");
-    run_result r = RUN_ZOO(fx, "download", "vgg16");
+    zt_run_result r = RUN_ZOO(fx, "download", "vgg16");
     cr_expect_eq(r.status, 1);
     expect_has(r.err, "hash mismatch", "stderr");
     expect_has(r.err, "64373286793e3c8b2b4e3219cbf3544b", "stderr");
     cr_expect_str_eq(r.out, "");
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "download", "--no-top", "vgg16");
     cr_expect_eq(r.status, 1);
     expect_has(r.err, "HTTP 404", "stderr");
     expect_has(r.err, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "stderr");
-    run_free(&r);
-    cr_expect(!exists(fx->home) || zt_dir_entries(fx->home) == 0);
+    zt_run_free(&r);
+    cr_expect(!zt_exists(fx->home) || zt_dir_entries(fx->home) == 0);
     fx_free(fx);
 }
 
@@ -1159,7 +1109,7 @@ Test(cli_download, all_fetches_every_model_and_nothing_else)
 {
     fixture *fx = fx_new();
     fx_start(fx, "--rule", "/unused=404"); /* serves nothing: all 404 */
-    run_result r = RUN_ZOO(fx, "download", "--all");
+    zt_run_result r = RUN_ZOO(fx, "download", "--all");
     cr_expect_eq(r.status, 1);
     int models = zoo_model_info_count();
     cr_expect_eq(log_count(fx, NULL), 2 * models);
@@ -1171,11 +1121,11 @@ Test(cli_download, all_fetches_every_model_and_nothing_else)
         cr_expect_eq(log_count(fx, top), 1, "%s", top);
         cr_expect_eq(log_count(fx, no_top), 1, "%s", no_top);
     }
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "download", "--all", "--no-top");
     cr_expect_eq(r.status, 1);
     cr_expect_eq(log_count(fx, NULL), 3 * models);
-    run_free(&r);
+    zt_run_free(&r);
     fx_free(fx);
 }
 
@@ -1187,17 +1137,17 @@ Test(cli_download, url_and_hash_like_get_file)
     char md5[33], sha[65], url[256];
     manifest_hash(fx, "/files/data.bin", md5, sha);
     snprintf(url, sizeof url, "%s/files/data.bin", fx->mirror); /* plain http:// */
-    run_result r = RUN_ZOO(fx, "download", "--url", url, "--hash", sha);
+    zt_run_result r = RUN_ZOO(fx, "download", "--url", url, "--hash", sha);
     cr_expect_eq(r.status, 0, "%s", r.err);
     char *final = home_path(fx, "data.bin");
     cr_expect(has_content(final, 7777, 11));
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "download", "--url", url, "--hash", md5, "-o", "other.bin");
     cr_expect_eq(r.status, 0, "%s", r.err);
     char *other = home_path(fx, "other.bin");
     expect_has(r.out, other, "stdout");
     cr_expect(has_content(other, 7777, 11));
-    run_free(&r);
+    zt_run_free(&r);
     free(final);
     free(other);
     fx_free(fx);
@@ -1245,26 +1195,26 @@ Test(cli_download, progress_bar_on_a_terminal)
 Test(cli_cache, list_verify_clean)
 {
     fixture *fx = fx_new();
-    run_result r = RUN_ZOO(fx, "cache", "--help");
+    zt_run_result r = RUN_ZOO(fx, "cache", "--help");
     cr_expect_eq(r.status, 0);
     expect_has(r.out, "usage: zoo cache", "help");
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "cache");
     cr_expect_eq(r.status, 2);
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "cache", "purge");
     cr_expect_eq(r.status, 2);
     expect_has(r.err, "purge", "stderr");
-    run_free(&r);
+    zt_run_free(&r);
     r = RUN_ZOO(fx, "cache", "list", "--all");
     cr_expect_eq(r.status, 2);
-    run_free(&r);
+    zt_run_free(&r);
 
     /* An empty (absent) cache. */
     r = RUN_ZOO(fx, "cache", "list");
     cr_expect_eq(r.status, 0, "%s", r.err);
     expect_has(r.out, "0 files", "list");
-    run_free(&r);
+    zt_run_free(&r);
 
     mkdirs_or_die(fx->home);
     char *mobilenet = home_path(fx, MOBILENET_NAME), *vgg = home_path(fx, VGG16_NAME);
@@ -1286,34 +1236,34 @@ Test(cli_cache, list_verify_clean)
     expect_has(r.out, "mobilenet, with top", "list");
     expect_has(r.out, "x.h5.part", "list");
     expect_has(r.out, "6 files", "list");
-    run_free(&r);
+    zt_run_free(&r);
 
     r = RUN_ZOO(fx, "cache", "verify");
     cr_expect_eq(r.status, 1, "a wrong hash fails verify");
     expect_has(r.out, "MISMATCH", "verify");
     expect_has(r.out, "unchecked", "verify (MobileNet: no hash)");
     expect_has(r.err, vgg, "stderr");
-    run_free(&r);
-    cr_expect(exists(vgg), "verify alone deletes nothing");
+    zt_run_free(&r);
+    cr_expect(zt_exists(vgg), "verify alone deletes nothing");
 
     r = RUN_ZOO(fx, "cache", "clean");
     cr_expect_eq(r.status, 0, "%s", r.err);
-    cr_expect(!exists(part) && !exists(lock), "leftovers removed");
-    cr_expect(exists(busy_part) && exists(busy_lock), "a running download's files kept");
-    cr_expect(exists(mobilenet) && exists(vgg), "plain clean keeps cached files");
-    run_free(&r);
+    cr_expect(!zt_exists(part) && !zt_exists(lock), "leftovers removed");
+    cr_expect(zt_exists(busy_part) && zt_exists(busy_lock), "a running download's files kept");
+    cr_expect(zt_exists(mobilenet) && zt_exists(vgg), "plain clean keeps cached files");
+    zt_run_free(&r);
 
     r = RUN_ZOO(fx, "cache", "verify", "--delete");
     cr_expect_eq(r.status, 1);
-    cr_expect(!exists(vgg), "--delete removes the bad file");
-    run_free(&r);
+    cr_expect(!zt_exists(vgg), "--delete removes the bad file");
+    zt_run_free(&r);
 
     flock(held, LOCK_UN);
     close(held);
     r = RUN_ZOO(fx, "cache", "clean", "--all");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect_eq(zt_dir_entries(fx->home), 0, "clean --all empties the cache");
-    run_free(&r);
+    zt_run_free(&r);
 
     free(mobilenet);
     free(vgg);

@@ -50,15 +50,10 @@
 #include <jansson.h>
 #include <zoo/zoo.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #ifndef ZOO_TEST_PYTHON
 #define ZOO_TEST_PYTHON "/usr/bin/python3"
@@ -77,12 +72,6 @@ enum { SIZE = 64, CLASSES = 3, EPOCHS = 2 };
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int status;
-    char *out;
-    char *err;
-} run_result;
-
-typedef struct {
     char *root;
     char *io;
     char *data;   /* the class folders */
@@ -92,85 +81,18 @@ typedef struct {
 
 /* Runs argv with stdin from /dev/null and stdout/stderr captured, killed
  * after limit_s seconds; zoo gets a closed network and one thread. */
-static run_result run_argv(const fixture *fx, const char *const *argv, unsigned limit_s)
+static zt_run_result run_argv(const fixture *fx, const char *const *argv, unsigned limit_s)
 {
-    char *out_path = zt_path(fx->io, "stdout"), *err_path = zt_path(fx->io, "stderr");
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1, "fork failed");
-    if (pid == 0) {
-        int fi = open("/dev/null", O_RDONLY);
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fi < 0 || fo < 0 || fe < 0 || dup2(fi, 0) < 0 || dup2(fo, 1) < 0 ||
-            dup2(fe, 2) < 0)
-            _exit(127);
-        close(fi);
-        close(fo);
-        close(fe);
-        setenv("ZOO_HOME", fx->home, 1);
-        setenv("KERAS_HOME", fx->home, 1);
-        setenv("HOME", fx->home, 1);
-        setenv("ZOO_MIRROR", "http://127.0.0.1:9/", 1);
-        setenv("ZOO_TIMEOUT", "2", 1);
-        setenv("ZOO_NUM_THREADS", "1", 1); /* tests run in parallel */
-        setenv("OMP_NUM_THREADS", "1", 1);
-        alarm(limit_s);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    run_result r = {
-        .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-        .out = zt_read_text_or_die(out_path),
-        .err = zt_read_text_or_die(err_path),
-    };
-    cr_assert_neq(r.status, 127, "could not run %s: %s", argv[0], r.err);
-    cr_assert_neq(r.status, -1, "%s was killed (signal %d): it hung or crashed; "
-                  "stderr: %s", argv[0], WIFSIGNALED(st) ? WTERMSIG(st) : 0, r.err);
-    free(out_path);
-    free(err_path);
-    return r;
-}
-
-static void run_free(run_result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static void mkdir_or_die(const char *path)
-{
-    cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
-              strerror(errno));
+    const char *const env[] = {"ZOO_HOME", fx->home, "KERAS_HOME", fx->home,
+                               "HOME", fx->home, ZT_ZOO_OFFLINE_ENV,
+                               "OMP_NUM_THREADS", "1", NULL};
+    return zt_run(argv, &(zt_run_opts){.io_dir = fx->io, .stdin_null = true,
+                                       .env = env, .limit_s = limit_s});
 }
 
 /* ------------------------------------------------------------------ */
 /* The base weights                                                    */
 /* ------------------------------------------------------------------ */
-
-static zoo_tensor *weight_named(zoo_layer *l, const char *name)
-{
-    for (int i = 0; i < zoo_layer_weight_count(l); i++)
-        if (strcmp(zoo_layer_weight_name(l, i), name) == 0)
-            return zoo_layer_weight(l, i);
-    cr_assert_fail("layer %s has no weight %s", zoo_layer_name(l), name);
-    return NULL;
-}
-
-static zoo_tensor *predict_cut_or_die(zoo_model *m, const char *layer, zoo_tensor *x)
-{
-    zoo_sym *in = zoo_model_input(m, 0);
-    zoo_sym *out = zoo_layer_output(zoo_model_get_layer(m, layer), 0);
-    zoo_model *cut = out ? zoo_model_new(&in, 1, &out, 1, "calibration") : NULL;
-    cr_assert_not_null(cut, "%s", zoo_last_error());
-    zoo_tensor *y = NULL;
-    zoo_predict_opts o = {.threads = 1};
-    cr_assert_eq(zoo_model_predict(cut, &x, 1, &y, 1, &o), ZOO_OK, "%s", zoo_last_error());
-    zoo_model_free(cut);
-    return y;
-}
 
 static zoo_model *mobilenet_base_or_die(bool random_init)
 {
@@ -206,7 +128,7 @@ static zoo_model *make_base_or_die(const char *path)
         zoo_layer *dw = zoo_model_layer(m, i);
         if (strcmp(zoo_layer_class(dw), "DepthwiseConv2D") != 0)
             continue;
-        zoo_tensor *k = weight_named(dw, "depthwise_kernel");
+        zoo_tensor *k = zt_weight_named_or_die(dw, "depthwise_kernel");
         float *kd = zoo_tensor_data(k);
         for (size_t j = 0; j < zoo_tensor_size(k); j++)
             kd[j] *= DW_SCALE;
@@ -215,31 +137,18 @@ static zoo_model *make_base_or_die(const char *path)
         zoo_layer *bn = zoo_model_layer(m, i);
         if (strcmp(zoo_layer_class(bn), "BatchNormalization") != 0)
             continue;
-        char conv[128];
         const char *name = zoo_layer_name(bn);
-        size_t len = strlen(name);
-        cr_assert(len > 3 && strcmp(name + len - 3, "_bn") == 0, "%s", name);
-        snprintf(conv, sizeof conv, "%.*s", (int)(len - 3), name);
-        zoo_tensor *y = predict_cut_or_die(m, conv, x);
-        int ch = zoo_tensor_shape(y)[3];
-        size_t n = zoo_tensor_size(y) / (size_t)ch;
+        zt_channel_stats st = zt_mobilenet_bn_input_stats_or_die(m, bn, x, 1e-6);
+        int ch = st.channels;
         zoo_tensor *u = zoo_tensor_new(1, (int[]){4 * ch});
         zt_fill_uniform(u, seed++, 0.0f, 1.0f);
         const float *r = zoo_tensor_cdata(u);
-        float *gamma = zoo_tensor_data(weight_named(bn, "gamma"));
-        float *beta = zoo_tensor_data(weight_named(bn, "beta"));
-        float *mean = zoo_tensor_data(weight_named(bn, "moving_mean"));
-        float *var = zoo_tensor_data(weight_named(bn, "moving_variance"));
-        const float *v = zoo_tensor_cdata(y);
+        float *gamma = zoo_tensor_data(zt_weight_named_or_die(bn, "gamma"));
+        float *beta = zoo_tensor_data(zt_weight_named_or_die(bn, "beta"));
+        float *mean = zoo_tensor_data(zt_weight_named_or_die(bn, "moving_mean"));
+        float *var = zoo_tensor_data(zt_weight_named_or_die(bn, "moving_variance"));
         for (int c = 0; c < ch; c++) {
-            double s = 0, s2 = 0;
-            for (size_t k = 0; k < n; k++) {
-                double t = v[k * (size_t)ch + (size_t)c];
-                s += t;
-                s2 += t * t;
-            }
-            double mu = s / (double)n, vc = s2 / (double)n - mu * mu;
-            vc = vc > 1e-6 ? vc : 1e-6;
+            double mu = st.mean[c], vc = st.var[c];
             mean[c] = (float)(mu + 0.3 * sqrt(vc) * (2.0 * r[4 * c] - 1.0));
             var[c] = (float)(vc * (0.7 + 0.7 * r[4 * c + 1]));
             if (strncmp(name, "conv_dw_13", 10) == 0 || strncmp(name, "conv_pw_13", 10) == 0) {
@@ -257,7 +166,7 @@ static zoo_model *make_base_or_die(const char *path)
             }
         }
         zoo_tensor_free(u);
-        zoo_tensor_free(y);
+        zt_channel_stats_free(&st);
     }
     zoo_tensor_free(x);
     cr_assert_eq(zoo_model_save_weights(m, path), ZOO_OK, "%s", zoo_last_error());
@@ -290,14 +199,14 @@ static fixture fixture_new(void)
     fx.home = zt_path(fx.root, "home");
     fx.base = zt_path(fx.root, "base.h5");
     fx.data = zt_path(fx.root, "data");
-    mkdir_or_die(fx.io);
-    mkdir_or_die(fx.home);
+    zt_mkdir_or_die(fx.io);
+    zt_mkdir_or_die(fx.home);
     char size[16];
     snprintf(size, sizeof size, "%d", SIZE);
-    run_result r = run_argv(&fx, (const char *[]){ZOO_TEST_PYTHON, DATA_SCRIPT, fx.root,
+    zt_run_result r = run_argv(&fx, (const char *[]){ZOO_TEST_PYTHON, DATA_SCRIPT, fx.root,
                                                   size, NULL}, 60);
     cr_assert_eq(r.status, 0, "%s failed:\n%s%s", DATA_SCRIPT, r.out, r.err);
-    run_free(&r);
+    zt_run_free(&r);
     return fx;
 }
 
@@ -383,10 +292,10 @@ static void zoo_finetune_or_die(const fixture *fx, const run_cfg *c, int epochs,
         argv[n++] = c->unfreeze;
     }
     argv[n] = NULL;
-    run_result r = run_argv(fx, argv, 300);
+    zt_run_result r = run_argv(fx, argv, 300);
     cr_assert_eq(r.status, 0, "zoo finetune (%s, --epochs %d) failed (%d):\n%s%s",
                  c->name, epochs, r.status, r.out, r.err);
-    run_free(&r);
+    zt_run_free(&r);
 }
 
 /* keras_train.py on every run in one process; with `negative_out`, one
@@ -421,13 +330,13 @@ static void replay_or_die(const fixture *fx, const run_cfg *runs, const run_file
     char *manifest = zt_path(fx->root, "runs.json");
     cr_assert_eq(json_dump_file(list, manifest, JSON_INDENT(1)), 0);
     json_decref(list);
-    run_result r = run_argv(fx, (const char *[]){ZOO_TEST_PYTHON, KERAS_TRAIN, "--runs",
+    zt_run_result r = run_argv(fx, (const char *[]){ZOO_TEST_PYTHON, KERAS_TRAIN, "--runs",
                                                  manifest, "--threads", "1", NULL}, 300);
     cr_assert_eq(r.status, 0, "keras_train.py failed (%d):\n%s%s", r.status, r.out, r.err);
     /* The replay recomputes trainability from --unfreeze-from and says when
      * the "trainable" flags zoo wrote into model_config disagree. */
     cr_assert(!strstr(r.err, "disagrees"), "%s", r.err);
-    run_free(&r);
+    zt_run_free(&r);
     free(manifest);
 }
 
@@ -650,11 +559,11 @@ Test(finetune_replay, replay_selfcheck)
 {
     char *root = zt_tmpdir_or_die();
     fixture fx = {.root = root, .io = root, .home = root};
-    run_result r = run_argv(&fx, (const char *[]){ZOO_TEST_PYTHON, KERAS_TRAIN,
+    zt_run_result r = run_argv(&fx, (const char *[]){ZOO_TEST_PYTHON, KERAS_TRAIN,
                                                   "--selfcheck", NULL}, 120);
     cr_assert_eq(r.status, 0, "keras_train.py --selfcheck failed:\n%s%s", r.out, r.err);
     cr_assert(strstr(r.out, "selfcheck: 0 failure(s)"), "%s", r.out);
-    run_free(&r);
+    zt_run_free(&r);
     zt_rmtree(root);
     free(root);
 }

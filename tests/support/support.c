@@ -5,13 +5,17 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef ZOO_TEST_FIXTURES_DEFAULT
@@ -342,4 +346,292 @@ void zt_generated_cases_cleanup(const char *env)
     const char *d = getenv(env);
     if (d && *d && !getenv("ZOO_TEST_KEEP"))
         zt_rmtree(d);
+}
+
+bool zt_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+void zt_mkdir_or_die(const char *path)
+{
+    cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+              strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* Running programs                                                    */
+/* ------------------------------------------------------------------ */
+
+static char *capture_path(const zt_run_opts *o, const char *stream)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s%s", o->io_prefix ? o->io_prefix : "", stream);
+    return zt_path(o->io_dir, name);
+}
+
+/* In the child: moves fd onto target; false if it cannot. */
+static bool redirect(int fd, int target)
+{
+    if (fd < 0 || dup2(fd, target) < 0)
+        return false;
+    if (fd > 2)
+        close(fd);
+    return true;
+}
+
+zt_child zt_run_start(const char *const *argv, const zt_run_opts *o)
+{
+    cr_assert(o != NULL && o->io_dir != NULL, "zt_run needs opts with io_dir");
+    zt_child c = {
+        .out_path = capture_path(o, "stdout"),
+        .err_path = capture_path(o, "stderr"),
+        .remove_io = o->remove_io,
+        .allow_killed = o->allow_killed,
+    };
+    size_t n = strlen(argv[0]) + (argv[1] ? strlen(argv[1]) + 1 : 0) + 1;
+    c.what = malloc(n);
+    cr_assert_not_null(c.what);
+    snprintf(c.what, n, "%s%s%s", argv[0], argv[1] ? " " : "", argv[1] ? argv[1] : "");
+    fflush(NULL);
+    c.pid = fork();
+    cr_assert_neq(c.pid, -1, "fork: %s", strerror(errno));
+    if (c.pid == 0) {
+        if (o->stdin_null && !redirect(open("/dev/null", O_RDONLY), 0))
+            _exit(127);
+        if (!redirect(open(c.out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), 1) ||
+            !redirect(open(c.err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), 2))
+            _exit(127);
+        for (int i = 0; o->env && o->env[i]; i += 2)
+            setenv(o->env[i], o->env[i + 1], 1);
+        if (o->cwd && chdir(o->cwd) != 0)
+            _exit(127);
+        if (o->fsize_limit > 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl = {(rlim_t)o->fsize_limit, (rlim_t)o->fsize_limit};
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
+        if (o->limit_s > 0)
+            alarm(o->limit_s);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return c;
+}
+
+zt_run_result zt_run_wait(zt_child *c)
+{
+    int st;
+    cr_assert_eq(waitpid(c->pid, &st, 0), c->pid, "waitpid: %s", strerror(errno));
+    char *out = zt_read_text(c->out_path), *err = zt_read_text(c->err_path);
+    zt_run_result r = {
+        .status = WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+        .out = out ? out : strdup(""),
+        .err = err ? err : strdup(""),
+    };
+    cr_assert_neq(r.status, 127, "could not run %s: %s", c->what, r.err);
+    cr_assert(r.status != -1 || c->allow_killed,
+              "%s was killed (signal %d): it blocked, hung or crashed; stderr: %s",
+              c->what, WIFSIGNALED(st) ? WTERMSIG(st) : 0, r.err);
+    if (c->remove_io) {
+        remove(c->out_path);
+        remove(c->err_path);
+    }
+    free(c->what);
+    free(c->out_path);
+    free(c->err_path);
+    *c = (zt_child){0};
+    return r;
+}
+
+zt_run_result zt_run(const char *const *argv, const zt_run_opts *o)
+{
+    zt_child c = zt_run_start(argv, o);
+    return zt_run_wait(&c);
+}
+
+zt_child zt_run_zoo_start(const char *const *args, const zt_run_opts *o)
+{
+    int n = 0;
+    while (args[n])
+        n++;
+    const char **argv = malloc((size_t)(n + 2) * sizeof *argv);
+    cr_assert_not_null(argv);
+    argv[0] = ZOO_TEST_ZOO_BIN;
+    memcpy(argv + 1, args, (size_t)n * sizeof *argv);
+    argv[n + 1] = NULL;
+    zt_child c = zt_run_start(argv, o);
+    free(argv);
+    return c;
+}
+
+zt_run_result zt_run_zoo(const char *const *args, const zt_run_opts *o)
+{
+    zt_child c = zt_run_zoo_start(args, o);
+    return zt_run_wait(&c);
+}
+
+void zt_run_free(zt_run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+
+zoo_tensor *zt_weight_named(zoo_layer *l, const char *name)
+{
+    for (int i = 0; i < zoo_layer_weight_count(l); i++)
+        if (strcmp(zoo_layer_weight_name(l, i), name) == 0)
+            return zoo_layer_weight(l, i);
+    return NULL;
+}
+
+zoo_tensor *zt_weight_named_or_die(zoo_layer *l, const char *name)
+{
+    zoo_tensor *w = zt_weight_named(l, name);
+    cr_assert_not_null(w, "layer %s has no weight %s", zoo_layer_name(l), name);
+    return w;
+}
+
+zoo_tensor *zt_predict_or_die(zoo_model *m, zoo_tensor *x, const zoo_predict_opts *opts)
+{
+    zoo_tensor *y = NULL;
+    cr_assert_eq(zoo_model_predict(m, &x, 1, &y, 1, opts), ZOO_OK, "%s",
+                 zoo_last_error());
+    return y;
+}
+
+/* The output of `layer` on x (NULL with the reason in why). */
+static zoo_tensor *predict_cut(zoo_model *m, const char *layer, zoo_tensor *x,
+                               char *why, size_t why_size)
+{
+    zoo_layer *l = zoo_model_get_layer(m, layer);
+    if (!l) {
+        snprintf(why, why_size, "the model has no layer %s", layer);
+        return NULL;
+    }
+    zoo_sym *in = zoo_model_input(m, 0);
+    zoo_sym *out = zoo_layer_output(l, 0);
+    zoo_model *cut = out ? zoo_model_new(&in, 1, &out, 1, "calibration") : NULL;
+    zoo_tensor *y = NULL;
+    zoo_predict_opts o = {.threads = 1};
+    if (!cut || zoo_model_predict(cut, &x, 1, &y, 1, &o) != ZOO_OK) {
+        snprintf(why, why_size, "predicting up to %s: %s", layer, zoo_last_error());
+        y = NULL;
+    }
+    zoo_model_free(cut);
+    return y;
+}
+
+zoo_tensor *zt_predict_cut_or_die(zoo_model *m, const char *layer, zoo_tensor *x)
+{
+    char why[1024];
+    zoo_tensor *y = predict_cut(m, layer, x, why, sizeof why);
+    cr_assert_not_null(y, "%s", why);
+    return y;
+}
+
+bool zt_mobilenet_bn_input_stats(zoo_model *m, zoo_layer *bn, zoo_tensor *x,
+                                 double var_floor, zt_channel_stats *st,
+                                 char *why, size_t why_size)
+{
+    *st = (zt_channel_stats){0};
+    const char *name = zoo_layer_name(bn);
+    size_t len = strlen(name);
+    if (len <= 3 || strcmp(name + len - 3, "_bn") != 0) {
+        snprintf(why, why_size, "BatchNormalization %s is not named after its "
+                 "input layer (X_bn)", name);
+        return false;
+    }
+    char input[128];
+    snprintf(input, sizeof input, "%.*s", (int)(len - 3), name);
+    zoo_tensor *y = predict_cut(m, input, x, why, why_size);
+    if (!y)
+        return false;
+    int ch = zoo_tensor_shape(y)[zoo_tensor_rank(y) - 1];
+    size_t n = zoo_tensor_size(y) / (size_t)ch;
+    st->channels = ch;
+    st->mean = malloc((size_t)ch * sizeof *st->mean);
+    st->var = malloc((size_t)ch * sizeof *st->var);
+    if (!st->mean || !st->var) {
+        zt_channel_stats_free(st);
+        zoo_tensor_free(y);
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    const float *v = zoo_tensor_cdata(y);
+    for (int c = 0; c < ch; c++) {
+        double s = 0, s2 = 0;
+        for (size_t k = 0; k < n; k++) {
+            double t = v[k * (size_t)ch + (size_t)c];
+            s += t;
+            s2 += t * t;
+        }
+        double mu = s / (double)n, var = s2 / (double)n - mu * mu;
+        st->mean[c] = mu;
+        st->var[c] = var > var_floor ? var : var_floor;
+    }
+    zoo_tensor_free(y);
+    return true;
+}
+
+zt_channel_stats zt_mobilenet_bn_input_stats_or_die(zoo_model *m, zoo_layer *bn,
+                                                    zoo_tensor *x, double var_floor)
+{
+    zt_channel_stats st;
+    char why[1024];
+    cr_assert(zt_mobilenet_bn_input_stats(m, bn, x, var_floor, &st, why, sizeof why),
+              "%s", why);
+    return st;
+}
+
+void zt_channel_stats_free(zt_channel_stats *st)
+{
+    free(st->mean);
+    free(st->var);
+    *st = (zt_channel_stats){0};
+}
+
+bool zt_calibrate_mobilenet_bn(zoo_model *m, zoo_tensor *x, double var_floor,
+                               char *why, size_t why_size)
+{
+    for (int i = 0; i < zoo_model_layer_count(m); i++) {
+        zoo_layer *bn = zoo_model_layer(m, i);
+        if (strcmp(zoo_layer_class(bn), "BatchNormalization") != 0)
+            continue;
+        zoo_tensor *tm = zt_weight_named(bn, "moving_mean");
+        zoo_tensor *tv = zt_weight_named(bn, "moving_variance");
+        if (!tm || !tv) {
+            snprintf(why, why_size, "%s lacks its moving statistics", zoo_layer_name(bn));
+            return false;
+        }
+        zt_channel_stats st;
+        if (!zt_mobilenet_bn_input_stats(m, bn, x, var_floor, &st, why, why_size))
+            return false;
+        if ((size_t)st.channels != zoo_tensor_size(tm) ||
+            (size_t)st.channels != zoo_tensor_size(tv)) {
+            snprintf(why, why_size, "%s has %zu channels, its input %d",
+                     zoo_layer_name(bn), zoo_tensor_size(tm), st.channels);
+            zt_channel_stats_free(&st);
+            return false;
+        }
+        float *mean = zoo_tensor_data(tm), *var = zoo_tensor_data(tv);
+        for (int c = 0; c < st.channels; c++) {
+            mean[c] = (float)st.mean[c];
+            var[c] = (float)st.var[c];
+        }
+        zt_channel_stats_free(&st);
+    }
+    return true;
+}
+
+void zt_calibrate_mobilenet_bn_or_die(zoo_model *m, zoo_tensor *x, double var_floor)
+{
+    char why[1024];
+    cr_assert(zt_calibrate_mobilenet_bn(m, x, var_floor, why, sizeof why), "%s", why);
 }
