@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libopenblas-dev libopenblas-openmp-dev libjansson-dev
   libhdf5-dev libjpeg62-turbo-dev libpng-dev libcurl4-openssl-dev
-  libssl-dev libcriterion-dev
+  libssl-dev libcriterion-dev zlib1g-dev dataset-fashion-mnist
   python3 python3-numpy python3-torch python3-h5py python3-pil
 )
 
