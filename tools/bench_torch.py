@@ -221,6 +221,20 @@ def positive(s):
     return v
 
 
+# zoo's command keeps large blocks on the heap (mallopt in tools/zoo.c) so
+# a batch's activations are reused instead of faulted in afresh; glibc reads
+# the same settings from the environment at start-up, so this process runs
+# torch with them too and neither side pays page faults the other does not.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def same_malloc_as_zoo():
+    if all(os.environ.get(k) == v for k, v in MALLOC_ENV.items()):
+        return
+    os.environ.update(MALLOC_ENV)
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         description="PyTorch peer for `zoo bench`: the same model, batch, threads and "
@@ -286,4 +300,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    same_malloc_as_zoo()
     sys.exit(main())

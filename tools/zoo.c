@@ -1,6 +1,7 @@
 /* The zoo command: dispatches to one subcommand per file. */
 #include "tools/commands.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,8 +29,19 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'zoo COMMAND --help' for a command's options.\n");
 }
 
+/* Activations of a batch run to tens of MB each. glibc serves blocks that
+ * large with fresh mmaps, so every layer output would fault in and zero its
+ * pages again (ResNet50 at batch 16: 4x slower than batch 1 per image).
+ * Keeping them on the heap lets freed activations be reused. */
+static void keep_large_blocks_on_the_heap(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 int main(int argc, char **argv)
 {
+    keep_large_blocks_on_the_heap();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
