@@ -482,3 +482,89 @@ Test(fit, refuses_uncompiled_models_and_bad_options)
     zoo_tensor_free(x);
     zoo_tensor_free(y);
 }
+
+Test(fit, reduce_lr_on_plateau_and_best_checkpoint)
+{
+    zoo_tensor *x, *y;
+    separable(32, 2, &x, &y);
+    zoo_model *m = mlp(4, 0.0f);
+    compile_or_die(m, ZOO_OPT_SGD, 0.1f);
+    zoo_dataset *d = zoo_dataset_from_tensors(x, y);
+    char *dir = zt_tmpdir_or_die();
+    char *best = zt_path(dir, "best.h5");
+    zoo_history *h = NULL;
+    /* Nothing counts as an improvement after epoch 0, patience 1: Keras
+     * logs the rate, then cuts it by the factor at epochs 1, 2 and 3. */
+    CHECK(zoo_model_fit(m, d, &(zoo_fit_opts){.epochs = 4, .batch_size = 8, .no_shuffle = true,
+                                              .reduce_lr = {.enabled = true, .monitor = "loss",
+                                                            .factor = 0.5f, .patience = 1,
+                                                            .min_delta = 1e9f},
+                                              .checkpoint = {.enabled = true, .path = best,
+                                                             .monitor = "loss",
+                                                             .save_best_only = true}},
+                        &h) == ZOO_OK);
+    const double want[4] = {0.1, 0.1, 0.05, 0.025};
+    for (int e = 0; e < 4; e++)
+        cr_assert(fabs(zoo_history_get(h, "learning_rate", e) - want[e]) < 1e-7,
+                  "epoch %d: learning rate %g, want %g", e,
+                  zoo_history_get(h, "learning_rate", e), want[e]);
+    /* The loss falls every epoch here, so the best checkpoint is the last
+     * epoch's model: it predicts exactly what the model does now. */
+    for (int e = 1; e < 4; e++)
+        cr_assert(zoo_history_get(h, "loss", e) < zoo_history_get(h, "loss", e - 1));
+    zoo_model *saved = zoo_model_load(best);
+    CHECK(saved);
+    zoo_tensor *p = NULL, *q = NULL;
+    CHECK(zoo_model_predict(m, &x, 1, &p, 1, NULL) == ZOO_OK);
+    CHECK(zoo_model_predict(saved, &x, 1, &q, 1, NULL) == ZOO_OK);
+    cr_assert(memcmp(zoo_tensor_cdata(p), zoo_tensor_cdata(q),
+                     zoo_tensor_size(p) * sizeof(float)) == 0);
+    zoo_tensor_free(p);
+    zoo_tensor_free(q);
+    zoo_model_free(saved);
+    zoo_history_free(h);
+    zoo_dataset_free(d);
+    zoo_model_free(m);
+    zoo_tensor_free(x);
+    zoo_tensor_free(y);
+    zt_rmtree(dir);
+    free(best);
+    free(dir);
+}
+
+/* verbose 2 prints Keras's epoch lines; verbose 1 draws a bar only on a
+ * terminal, so into a file it prints nothing. */
+Test(fit, progress_lines_follow_verbose)
+{
+    zoo_tensor *x, *y;
+    separable(20, 2, &x, &y);
+    zoo_model *m = mlp(4, 0.0f);
+    compile_or_die(m, ZOO_OPT_SGD, 0.1f);
+    zoo_dataset *d = zoo_dataset_from_tensors(x, y);
+    char *dir = zt_tmpdir_or_die();
+    char *path = zt_path(dir, "progress.txt");
+    for (int verbose = 1; verbose <= 2; verbose++) {
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        CHECK(zoo_model_fit(m, d, &(zoo_fit_opts){.epochs = 2, .batch_size = 8,
+                                                  .verbose = verbose, .log = f}, NULL) == ZOO_OK);
+        fclose(f);
+        char *text = zt_read_text_or_die(path);
+        if (verbose == 1) {
+            cr_assert_str_empty(text);
+        } else {
+            cr_assert(strncmp(text, "Epoch 1/2\n3/3 - ", 16) == 0, "%s", text);
+            cr_assert(strstr(text, "Epoch 2/2\n3/3 - "), "%s", text);
+            cr_assert(strstr(text, "/step - accuracy: "), "%s", text);
+            cr_assert(strstr(text, " - loss: "), "%s", text);
+        }
+        free(text);
+    }
+    zt_rmtree(dir);
+    free(path);
+    free(dir);
+    zoo_dataset_free(d);
+    zoo_model_free(m);
+    zoo_tensor_free(x);
+    zoo_tensor_free(y);
+}
