@@ -96,25 +96,68 @@ zoo_dataset *zoo_dataset_from_tensors(const zoo_tensor *x, const zoo_tensor *y)
     return d;
 }
 
-/* ---- slices ---- */
+/* ---- subsets and slices ---- */
 
 typedef struct {
     zoo_dataset *base;
-    int start;
-} slice_data;
+    int *index; /* position in the subset -> sample of base */
+} subset_data;
 
-static zoo_status slice_load(void *ctx, const int *idx, int n, float *x,
-                             float *y, int *kept, const zoo_load_ctx *lc)
+static zoo_status subset_load(void *ctx, const int *idx, int n, float *x,
+                              float *y, int *kept, const zoo_load_ctx *lc)
 {
-    const slice_data *s = ctx;
-    int *shifted = malloc((n > 0 ? (size_t)n : 1) * sizeof *shifted);
-    if (!shifted)
+    const subset_data *s = ctx;
+    int *mapped = malloc((n > 0 ? (size_t)n : 1) * sizeof *mapped);
+    if (!mapped)
         return zoo_error(ZOO_ERR_MEMORY, "dataset: out of memory");
     for (int i = 0; i < n; i++)
-        shifted[i] = idx[i] + s->start;
-    zoo_status st = s->base->load(s->base->ctx, shifted, n, x, y, kept, lc);
-    free(shifted);
+        mapped[i] = s->index[idx[i]];
+    zoo_status st = s->base->load(s->base->ctx, mapped, n, x, y, kept, lc);
+    free(mapped);
     return st;
+}
+
+static void subset_release(void *ctx)
+{
+    subset_data *s = ctx;
+    free(s->index);
+    free(s);
+}
+
+zoo_dataset *zoo_dataset_subset(zoo_dataset *d, const int *indices, int count)
+{
+    if (!d || count < 0 || (count > 0 && !indices)) {
+        zoo_error(ZOO_ERR_ARGUMENT, "zoo_dataset_subset: %s",
+                  !d ? "dataset is NULL" : "indices are missing");
+        return NULL;
+    }
+    for (int i = 0; i < count; i++)
+        if (indices[i] < 0 || indices[i] >= d->count) {
+            zoo_error(ZOO_ERR_ARGUMENT,
+                      "zoo_dataset_subset: index %d is outside the dataset's %d samples",
+                      indices[i], d->count);
+            return NULL;
+        }
+    zoo_dataset *s = calloc(1, sizeof *s);
+    subset_data *sd = calloc(1, sizeof *sd);
+    int *index = malloc((count > 0 ? (size_t)count : 1) * sizeof *index);
+    if (!s || !sd || !index) {
+        free(s);
+        free(sd);
+        free(index);
+        zoo_error(ZOO_ERR_MEMORY, "zoo_dataset_subset: out of memory");
+        return NULL;
+    }
+    if (count > 0)
+        memcpy(index, indices, (size_t)count * sizeof *index);
+    *s = *d;
+    sd->base = d;
+    sd->index = index;
+    s->count = count;
+    s->ctx = sd;
+    s->load = subset_load;
+    s->release = subset_release;
+    return s;
 }
 
 zoo_dataset *zoo_dataset_slice(zoo_dataset *d, int start, int count)
@@ -125,20 +168,14 @@ zoo_dataset *zoo_dataset_slice(zoo_dataset *d, int start, int count)
                   start, start + count, d ? d->count : 0);
         return NULL;
     }
-    zoo_dataset *s = calloc(1, sizeof *s);
-    slice_data *sd = calloc(1, sizeof *sd);
-    if (!s || !sd) {
-        free(s);
-        free(sd);
+    int *index = malloc((count > 0 ? (size_t)count : 1) * sizeof *index);
+    if (!index) {
         zoo_error(ZOO_ERR_MEMORY, "zoo_dataset_slice: out of memory");
         return NULL;
     }
-    *s = *d;
-    sd->base = d;
-    sd->start = start;
-    s->count = count;
-    s->ctx = sd;
-    s->load = slice_load;
-    s->release = free;
+    for (int i = 0; i < count; i++)
+        index[i] = start + i;
+    zoo_dataset *s = zoo_dataset_subset(d, index, count);
+    free(index);
     return s;
 }

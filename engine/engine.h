@@ -562,6 +562,9 @@ typedef struct zoo_dataset {
 zoo_dataset *zoo_dataset_from_tensors(const zoo_tensor *x, const zoo_tensor *y);
 /* Samples [start, start + count) of `d`, which must outlive the slice. */
 zoo_dataset *zoo_dataset_slice(zoo_dataset *d, int start, int count);
+/* Samples indices[0..count) of `d`, in that order (the indices are
+ * copied; `d` must outlive the subset). */
+zoo_dataset *zoo_dataset_subset(zoo_dataset *d, const int *indices, int count);
 void zoo_dataset_free(zoo_dataset *d);
 
 /* ------------------------------------------------------------------ */

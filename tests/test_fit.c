@@ -568,3 +568,31 @@ Test(fit, progress_lines_follow_verbose)
     zoo_tensor_free(x);
     zoo_tensor_free(y);
 }
+
+Test(fit, subsets_and_slices_read_the_samples_they_name)
+{
+    float xs[8] = {0, 1, 10, 11, 20, 21, 30, 31}, ys[4] = {0, 1, 2, 3};
+    zoo_tensor *x = zoo_tensor_from(2, (int[]){4, 2}, xs);
+    zoo_tensor *y = zoo_tensor_from(1, (int[]){4}, ys);
+    zoo_dataset *d = zoo_dataset_from_tensors(x, y);
+    zoo_dataset *sub = zoo_dataset_subset(d, (int[]){3, 0, 2}, 3);
+    zoo_dataset *sl = zoo_dataset_slice(sub, 1, 2); /* samples 0 and 2 of d */
+    CHECK(sub && sl);
+    cr_assert_eq(sub->count, 3);
+    float bx[4], by[2];
+    int kept = 0;
+    zoo_load_ctx lc = {0};
+    CHECK(sl->load(sl->ctx, (int[]){1, 0}, 2, bx, by, &kept, &lc) == ZOO_OK);
+    cr_assert_eq(kept, 2);
+    const float want_x[4] = {20, 21, 0, 1}, want_y[2] = {2, 0};
+    cr_assert(memcmp(bx, want_x, sizeof bx) == 0 && memcmp(by, want_y, sizeof by) == 0,
+              "got x (%g %g %g %g) y (%g %g)", bx[0], bx[1], bx[2], bx[3], by[0], by[1]);
+    cr_assert_null(zoo_dataset_subset(d, (int[]){4}, 1));
+    cr_assert(strstr(zoo_last_error(), "outside"), "%s", zoo_last_error());
+    cr_assert_null(zoo_dataset_slice(d, 3, 2));
+    zoo_dataset_free(sl);
+    zoo_dataset_free(sub);
+    zoo_dataset_free(d);
+    zoo_tensor_free(x);
+    zoo_tensor_free(y);
+}

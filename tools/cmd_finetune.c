@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +57,10 @@ static void help(FILE *out)
             "  --weights FILE.h5     Keras weights of the model without its top (as\n"
             "                        include_top=False saves them)\n"
             "  --val-data DIR        validation images, with the same class subfolders\n"
-            "  --validation-split F  hold out the last fraction F of the images (in\n"
-            "                        dataset order, before any shuffling) for validation\n"
+            "  --validation-split F  hold out int(F x images) for validation, as Keras's\n"
+            "                        image_dataset_from_directory: the last ones of a\n"
+            "                        seeded shuffle of the file list, or of the dataset\n"
+            "                        order with --no-shuffle\n"
             "  --epochs N            passes over the data (default 5); 0 writes the\n"
             "                        initialised model without training\n"
             "  --batch-size B        images per step (default 32); the last batch of an\n"
@@ -538,12 +541,52 @@ static void report_skipped(const zoo_image_folder *train, const zoo_image_folder
     }
 }
 
+/* Keras's image_dataset_from_directory split: the file list shuffled with
+ * the seed (unless --no-shuffle), the last int(F * n) files validate, so the
+ * held-out images are not all of the last classes. */
+static bool split_validation(zoo_dataset *all, float fraction, bool shuffle,
+                             unsigned long long seed, zoo_dataset **train,
+                             zoo_dataset **val)
+{
+    int n = all->count, n_val = (int)((double)fraction * n);
+    if (n_val < 1 || n_val >= n) {
+        fprintf(stderr, "zoo finetune: --validation-split %g of %d images leaves %s\n",
+                (double)fraction, n, n_val < 1 ? "no validation image" : "nothing to train on");
+        return false;
+    }
+    int *order = malloc((size_t)n * sizeof *order);
+    if (!order) {
+        fprintf(stderr, "zoo finetune: out of memory\n");
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = i;
+    uint64_t state = seed ^ 0x53504c4954ull; /* Fisher-Yates, splitmix64 */
+    for (int i = n - 1; shuffle && i > 0; i--) {
+        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        int j = (int)(z % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    *train = zoo_dataset_subset(all, order, n - n_val);
+    *val = zoo_dataset_subset(all, order + (n - n_val), n_val);
+    free(order);
+    if (!*train || !*val) {
+        fprintf(stderr, "zoo finetune: %s\n", zoo_last_error());
+        return false;
+    }
+    return true;
+}
+
 int cmd_finetune(int argc, char **argv)
 {
     finetune_args p;
     out_files files = {0};
     zoo_image_folder *train = NULL, *val = NULL;
-    zoo_dataset *train_ds = NULL, *val_ds = NULL;
+    zoo_dataset *train_ds = NULL, *val_ds = NULL, *all_ds = NULL;
     finetune_model fm = {0};
     zoo_history *history = NULL;
     const char **class_names = NULL;
@@ -586,6 +629,13 @@ int cmd_finetune(int argc, char **argv)
     }
     for (int i = 0; i < classes; i++)
         class_names[i] = zoo_image_folder_class_name(train, i);
+    if (p.split_given) {
+        all_ds = train_ds;
+        train_ds = NULL;
+        if (!split_validation(all_ds, p.validation_split, !p.no_shuffle, p.seed, &train_ds,
+                              &val_ds))
+            goto done;
+    }
 
     if (!build_model(info, size, classes, p.dropout, &fm))
         goto done;
@@ -620,6 +670,8 @@ int cmd_finetune(int argc, char **argv)
            classes, p.data);
     if (val)
         printf("; validation: %d images from %s", zoo_image_folder_count(val), p.val_data);
+    else if (all_ds)
+        printf("; %d of them held out for validation", val_ds->count);
     printf("\nnetwork: %s at %dx%d, %zu parameters, %zu trainable\n", info->name, size[0],
            size[1], total, trainable);
     fflush(stdout);
@@ -633,7 +685,6 @@ int cmd_finetune(int argc, char **argv)
         .no_shuffle = p.no_shuffle,
         .seed = p.seed,
         .augment = p.augment,
-        .validation_split = p.split_given ? p.validation_split : 0.0f,
         .validation_data = val_ds,
         .verbose = 1,
         .log = tty ? stdout : stderr,
@@ -664,6 +715,7 @@ done:
     finetune_model_free(&fm);
     zoo_dataset_free(val_ds);
     zoo_dataset_free(train_ds);
+    zoo_dataset_free(all_ds);
     zoo_image_folder_free(val);
     zoo_image_folder_free(train);
     free(class_names);
