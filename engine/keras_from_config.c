@@ -22,7 +22,7 @@
  */
 #define _GNU_SOURCE /* qsort_r */
 #include "engine/keras_from_config.h"
-#include "engine/keras_from_config_internal.h"
+#include "engine/keras_config_reader.h"
 #include "engine/model.h"
 
 #include <jansson.h>

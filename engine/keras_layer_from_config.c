@@ -9,10 +9,10 @@
  * applies. Anything zoo cannot honour (channels_first, groups, a
  * constraint, a non-L2 regularizer, ...) is an error naming the layer.
  * The JSON may be hostile: every value is type- and range-checked against
- * the bounds in engine/keras_from_config_internal.h before anything is
+ * the bounds in engine/keras_config_reader.h before anything is
  * made.
  */
-#include "engine/keras_from_config_internal.h"
+#include "engine/keras_config_reader.h"
 
 #include <float.h>
 #include <limits.h>

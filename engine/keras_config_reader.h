@@ -4,8 +4,8 @@
  * layer; engine/keras_from_config.c wires the layers into a model. Include
  * it from those two files only.
  */
-#ifndef ZOO_ENGINE_KERAS_FROM_CONFIG_INTERNAL_H
-#define ZOO_ENGINE_KERAS_FROM_CONFIG_INTERNAL_H
+#ifndef ZOO_ENGINE_KERAS_CONFIG_READER_H
+#define ZOO_ENGINE_KERAS_CONFIG_READER_H
 
 #include "engine/engine.h"
 
